@@ -212,6 +212,9 @@ type Ref struct {
 // Field is one form field, in the order it is sent or was received.
 type Field struct{ Name, Value string }
 
+// F makes a Field.
+func F(name, value string) Field { return Field{Name: name, Value: value} }
+
 // Fields is an ordered form.
 type Fields []Field
 
@@ -278,6 +281,9 @@ type Step struct {
 	BaseURL string
 	// State is kept with the payment and handed back in Payment.State.
 	State map[string]string
+	// Outcome, when set, ends the payment at this step (e.g. a card that is
+	// not enrolled in 3-D Secure); the other fields are then unused.
+	Outcome *Outcome
 }
 
 // Callback is what the bank (through the shopper's browser) sent to the
@@ -436,4 +442,21 @@ type StatusResult struct {
 	Result   Result
 	// Raw is a short, secret-free summary of the bank's answer for operators.
 	Raw string
+}
+
+// Verified is a callback an adapter accepted: the bank's signature checks
+// out (where the bank signs) and the callback names this payment's attempt.
+type Verified struct {
+	// Echo is what the callback says about the order, for the relay to bind
+	// it to its record before anything else happens.
+	Echo Echo
+	// Outcome is set when the callback is the final word (3D Pay, hosted
+	// pages, every failure). When nil, the adapter's Finish completes the
+	// payment with a server call (3D model provisioning, a result query).
+	Outcome *Outcome
+	// Finish carries what that server call needs (never card data).
+	Finish map[string]string
+	// Summary is a short secret-free description for the event history,
+	// e.g. "mdStatus=1".
+	Summary string
 }

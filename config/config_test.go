@@ -91,13 +91,33 @@ func TestInvalid(t *testing.T) {
 // TestExample keeps config.example.yaml loadable: every key documented there
 // must be one the code knows.
 func TestExample(t *testing.T) {
-	env := map[string]string{}
-	for _, name := range []string{"POSRELAY_SHOP1_SECRET", "POSRELAY_SHOP1_HALKBANK_STORE_KEY", "POSRELAY_SHOP1_HALKBANK_API_PASSWORD",
-		"POSRELAY_SHOP1_QNB_USER_PASS", "POSRELAY_SHOP1_QNB_MERCHANT_PASS", "POSRELAY_SHOP1_VAKIFBANK_PASSWORD"} {
-		env[name] = "example-secret-value-that-is-long-enough-0001"
+	// The example reads its secrets as systemd credentials; give it a
+	// credentials directory holding each one the unit file loads.
+	dir := t.TempDir()
+	unit, err := os.ReadFile("../systemd/posrelay.service")
+	if err != nil {
+		t.Fatal(err)
 	}
-	env["POSRELAY_SHOP1_WHSEC"] = testEnv["SHOP1_WHSEC"]
-	c, err := parseFile(t, "../config.example.yaml", env)
+	loaded := 0
+	for _, line := range strings.Split(string(unit), "\n") {
+		name, ok := strings.CutPrefix(line, "LoadCredential=")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, ":")
+		v := "example-secret-value-that-is-long-enough-0001"
+		if strings.HasSuffix(name, "whsec") {
+			v = testEnv["SHOP1_WHSEC"]
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		loaded++
+	}
+	if loaded == 0 {
+		t.Fatal("systemd/posrelay.service loads no credentials")
+	}
+	c, err := parseFile(t, "../config.example.yaml", map[string]string{"CREDENTIALS_DIRECTORY": dir})
 	if err != nil {
 		t.Fatalf("config.example.yaml: %v", err)
 	}

@@ -74,3 +74,10 @@ func VerifyPayForResponse(fields map[string]string, merchantID, merchantPass, us
 	}
 	return nil
 }
+
+// PayForResponseAlg chooses the ResponseHash digest as VerifyPayForResponse
+// does: SHA-1 when HashType is "Sha1" or the hash is 28 characters, SHA-256
+// otherwise (the 2024 callbacks carry no HashType and a 44-character hash).
+func PayForResponseAlg(hashType, responseHash string) string {
+	return payForResponseAlg(hashType, responseHash)
+}

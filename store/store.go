@@ -126,6 +126,10 @@ type Payment struct {
 
 	Captured int64 // minor units moved (sale amount, or captured part of a pre-auth)
 	Refunded int64 // minor units refunded so far
+	// RefundPending holds the minor units of refunds sent to the bank whose
+	// outcome is still open; new refunds may not exceed
+	// Captured − Refunded − RefundPending.
+	RefundPending int64
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -257,7 +261,16 @@ type Journal interface {
 	// If fn returns an error nothing is written and the error is returned.
 	// Otherwise the changed payment (Version+1, UpdatedAt set by fn) and the
 	// Change are committed together and the stored payment is returned.
+	// A status change CanTransition refuses is ErrConflict and writes
+	// nothing.
 	UpdatePayment(ctx context.Context, id string, fn func(p *Payment) (*Change, error)) (*Payment, error)
+	// UpdateOperation loads an operation and its payment in one write
+	// transaction and calls fn, which may change both (the operation keeps
+	// its id and payment). If fn returns an error nothing is written;
+	// otherwise the payment (Version+1), the operation and the Change are
+	// committed together. Read the operation here, not with GetOperation,
+	// when the decision depends on its current state.
+	UpdateOperation(ctx context.Context, opID string, fn func(p *Payment, op *Operation) (*Change, error)) (*Payment, *Operation, error)
 	// Events returns a payment's history, oldest first.
 	Events(ctx context.Context, paymentID string) ([]Event, error)
 
@@ -274,14 +287,20 @@ type Journal interface {
 	// payment has no earlier pending message, oldest first.
 	DueWebhooks(ctx context.Context, now time.Time, limit int) ([]*Webhook, error)
 	// NextWebhookAt returns the earliest NextAttemptAt of a pending message
-	// (zero time if none).
+	// that is first in its payment's queue, i.e. the next time DueWebhooks
+	// can return something (zero time if none). A message waiting behind an
+	// earlier pending one of its payment does not count: its own time may
+	// have passed while the earlier one backs off.
 	NextWebhookAt(ctx context.Context) (time.Time, error)
 	// RecordAttempt stores the outcome of one delivery attempt: w's Status,
 	// Attempts, NextAttemptAt, LastError, LastStatus and DeliveredAt.
 	RecordAttempt(ctx context.Context, w *Webhook) error
 	GetWebhook(ctx context.Context, id string) (*Webhook, error)
 	ListWebhooks(ctx context.Context, f WebhookFilter) ([]*Webhook, error)
-	// Redeliver puts a delivered or dead message back in the queue, due at now.
+	// Redeliver puts a delivered or dead message back in the queue, due at
+	// now, with Attempts reset to 0 (a new retry schedule) and DeliveredAt
+	// cleared; it keeps its place in its payment's order. ErrConflict if the
+	// message is pending.
 	Redeliver(ctx context.Context, id string, now time.Time) error
 
 	Close() error

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/posrelay/posrelay/config"
+	"github.com/posrelay/posrelay/store"
+)
+
+// openJournal opens the journal named by --config (or --state) for an
+// operator command. It can run next to a serving relay (SQLite WAL).
+func openJournal(configPath, stateDir string) (store.Journal, error) {
+	if stateDir == "" {
+		cfg, err := config.Load(configPath)
+		if err != nil {
+			return nil, &ExitError{Code: 1, Err: err}
+		}
+		stateDir = cfg.StateDir
+	}
+	return store.OpenSQLite(filepath.Join(stateDir, "journal.db"), store.SQLiteOptions{})
+}
+
+func journalFlags(fs *flag.FlagSet) (cfg, state *string) {
+	cfg = fs.String("config", "/etc/posrelay/config.yaml", "configuration `file` (names the state directory)")
+	state = fs.String("state", "", "state `dir` holding journal.db (instead of --config)")
+	return
+}
+
+func runWebhooks(ctx context.Context, args []string, stdio Stdio) error {
+	if len(args) == 0 {
+		return usagef("webhooks needs a subcommand: list or redeliver")
+	}
+	fs := newFlags("webhooks "+args[0], stdio)
+	cfgPath, state := journalFlags(fs)
+	status := fs.String("status", "", "list only pending, delivered or dead messages")
+	payment := fs.String("payment", "", "list only this payment's messages")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	j, err := openJournal(*cfgPath, *state)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	switch args[0] {
+	case "list":
+		switch *status {
+		case "", "pending", "delivered", "dead":
+		default:
+			return usagef("--status %q: use pending, delivered or dead", *status)
+		}
+		ws, err := j.ListWebhooks(ctx, store.WebhookFilter{Status: store.WebhookStatus(*status), PaymentID: *payment, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		return printWebhooks(stdio.Out, ws, *asJSON)
+	case "redeliver":
+		if len(pos) == 0 {
+			return usagef("webhooks redeliver needs message ids (msg_…); see posrelay webhooks list --status dead")
+		}
+		for _, id := range pos {
+			if err := j.Redeliver(ctx, id, time.Now()); err != nil {
+				return fmt.Errorf("redeliver %s: %w", id, err)
+			}
+			fmt.Fprintf(stdio.Out, "%s queued; the running relay delivers it within a second\n", id)
+		}
+		return nil
+	}
+	return usagef("unknown webhooks subcommand %q; use list or redeliver", args[0])
+}
+
+func printWebhooks(w io.Writer, ws []*store.Webhook, asJSON bool) error {
+	if asJSON {
+		type row struct {
+			ID, Site, Payment, Event, Status, LastError string
+			Attempts, LastStatus                        int
+			Next, Created, Delivered                    string
+		}
+		out := make([]row, 0, len(ws))
+		for _, m := range ws {
+			out = append(out, row{m.ID, m.SiteID, m.PaymentID, m.EventType, string(m.Status), m.LastError, m.Attempts, m.LastStatus,
+				stamp(m.NextAttemptAt), stamp(m.CreatedAt), stamp(m.DeliveredAt)})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSITE\tPAYMENT\tEVENT\tSTATUS\tATTEMPTS\tLAST\tNEXT/DELIVERED")
+	for _, m := range ws {
+		when := stamp(m.NextAttemptAt)
+		if m.Status == store.WebhookDelivered {
+			when = stamp(m.DeliveredAt)
+		}
+		last := m.LastError
+		if last == "" && m.LastStatus != 0 {
+			last = fmt.Sprint(m.LastStatus)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.SiteID, m.PaymentID, m.EventType, m.Status, m.Attempts, last, when)
+	}
+	return tw.Flush()
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/posrelay/posrelay/config"
+	"github.com/posrelay/posrelay/proxy"
+	"github.com/posrelay/posrelay/store"
+)
+
+func runServe(ctx context.Context, args []string, stdio Stdio) error {
+	fs := newFlags("serve", stdio)
+	path := fs.String("config", "/etc/posrelay/config.yaml", "configuration `file`")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	return serveConfig(ctx, cfg)
+}
+
+// serveConfig runs the relay for a checked configuration until ctx is done.
+func serveConfig(ctx context.Context, cfg *config.Config) error {
+	log, err := proxy.NewLogger(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state_dir %s: %w; create it or fix its permissions", cfg.StateDir, err)
+	}
+	journal, err := store.OpenSQLite(filepath.Join(cfg.StateDir, "journal.db"), store.SQLiteOptions{})
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
+	relay, err := proxy.New(proxy.Options{Config: cfg, Journal: journal, Logger: log, Version: Version})
+	if err != nil {
+		return err
+	}
+	return relay.Run(ctx)
+}

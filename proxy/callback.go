@@ -1,0 +1,207 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"github.com/posrelay/posrelay/bank"
+	"github.com/posrelay/posrelay/store"
+)
+
+// maxCallbackFields bounds a callback form; real ones have ~120 fields.
+const maxCallbackFields = 400
+
+// readCallback reads the bank's fields exactly as received: in order, raw
+// names, percent-decoded, no duplicates.
+func readCallback(ctx *fasthttp.RequestCtx) (*bank.Callback, error) {
+	cb := &bank.Callback{Method: string(ctx.Method())}
+	var args *fasthttp.Args
+	switch cb.Method {
+	case fasthttp.MethodPost:
+		ct := strings.ToLower(string(ctx.Request.Header.ContentType()))
+		if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			return nil, fmt.Errorf("%w: content type %q, want a form post", bank.ErrMalformed, ct)
+		}
+		args = ctx.PostArgs()
+	case fasthttp.MethodGet:
+		args = ctx.QueryArgs()
+	default:
+		return nil, fmt.Errorf("%w: method %s", bank.ErrMalformed, cb.Method)
+	}
+	if args.Len() > maxCallbackFields {
+		return nil, fmt.Errorf("%w: %d fields", bank.ErrMalformed, args.Len())
+	}
+	seen := make(map[string]bool, args.Len())
+	for k, v := range args.All() {
+		name := string(k)
+		if seen[name] {
+			return nil, fmt.Errorf("%w: field %q appears twice", bank.ErrMalformed, name)
+		}
+		seen[name] = true
+		cb.Fields = append(cb.Fields, bank.F(name, string(v)))
+	}
+	if len(cb.Fields) == 0 {
+		return nil, fmt.Errorf("%w: no fields", bank.ErrMalformed)
+	}
+	return cb, nil
+}
+
+// callback serves /callback/{token}: the bank's answer, through the
+// shopper's browser. Nothing in it is trusted until the bank's hash
+// verifies (where the bank signs) and it matches the stored payment.
+func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
+	rs.route = "/callback/{token}"
+	token := strings.TrimPrefix(path, "/callback/")
+	t := textFor("tr")
+	c := context.Background()
+	if !validToken(token) {
+		rs.code = "payment_not_found"
+		r.messagePage(ctx, fasthttp.StatusNotFound, t, nil, t.Title, t.NotFound, "", "")
+		return
+	}
+	p, err := r.journal.PaymentByCallbackToken(c, token)
+	if errors.Is(err, store.ErrNotFound) {
+		rs.code = "payment_not_found"
+		r.messagePage(ctx, fasthttp.StatusNotFound, t, nil, t.Title, t.NotFound, "", "")
+		return
+	}
+	if err != nil {
+		rs.cause = err
+		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, nil, t.Title, t.BankUnavailable, "", "")
+		return
+	}
+	rs.payment, rs.bank, rs.site = p.ID, p.Bank, p.SiteID
+	site := r.siteByID[p.SiteID]
+	t = textFor(p.Language)
+
+	switch {
+	case p.Status != store.StatusPending || p.Stage == store.StageDone:
+		// Replayed or late: the payment is settled; show where it ended.
+		rs.decision, rs.code = "callback_replayed", "callback_replayed"
+		r.sendBack(ctx, p)
+		return
+	case p.Stage == store.StageCallback:
+		rs.decision, rs.code = "callback_in_progress", "callback_replayed"
+		r.showInProgress(ctx, p)
+		return
+	case p.Stage != store.StageBankStep:
+		rs.decision, rs.code = "callback_rejected", "callback_before_bank_step"
+		r.messagePage(ctx, fasthttp.StatusBadRequest, t, site, t.Failed, t.VerifyFailed, "", "")
+		return
+	}
+	cb, err := readCallback(ctx)
+	if err != nil {
+		r.rejectCallback(ctx, rs, p, err)
+		return
+	}
+	g, ok := r.gatewayFor(p)
+	if !ok {
+		rs.cause = errors.New("no gateway for account " + p.Account)
+		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, site, t.Failed, t.BankUnavailable, "", "")
+		return
+	}
+	bp := r.bankPayment(p)
+	v, err := g.Verify(bp, cb)
+	if err != nil {
+		r.rejectCallback(ctx, rs, p, err)
+		return
+	}
+	if err := bind(p, v.Echo); err != nil {
+		r.rejectCallback(ctx, rs, p, err)
+		return
+	}
+	atBankStep := func(q *store.Payment) bool {
+		return q.Status == store.StatusPending && q.Stage == store.StageBankStep && q.CallbackToken == token
+	}
+	if v.Outcome != nil {
+		np, err := r.finalize(c, p.ID, atBankStep, outcomeStatus(v.Outcome), v.Outcome, "callback "+v.Summary)
+		r.afterCallback(ctx, rs, p, np, err)
+		return
+	}
+	// Claim the callback so a replay cannot provision a second time.
+	claimed, err := r.journal.UpdatePayment(c, p.ID, func(q *store.Payment) (*store.Change, error) {
+		if !atBankStep(q) {
+			return nil, store.ErrConflict
+		}
+		now := r.now().UTC()
+		q.Stage, q.UpdatedAt = store.StageCallback, now
+		return &store.Change{Events: []store.Event{{At: now, Kind: "callback_accepted", Detail: map[string]string{"summary": v.Summary}}}}, nil
+	})
+	if err != nil {
+		r.afterCallback(ctx, rs, p, nil, err)
+		return
+	}
+	start := r.now()
+	out, err := g.Finish(c, r.bankPayment(claimed), v)
+	rs.bankTime = r.now().Sub(start)
+	inCallback := func(q *store.Payment) bool { return q.Status == store.StatusPending && q.Stage == store.StageCallback }
+	if err != nil {
+		// The bank may have acted: never a false "failed"; the status
+		// query settles it.
+		rs.cause = err
+		out = &bank.Outcome{Status: bank.Unknown, Result: bank.NewResult(bank.CodeUnknown, "", shortErr(err))}
+	}
+	np, err := r.finalize(c, p.ID, inCallback, outcomeStatus(out), out, "provision")
+	r.afterCallback(ctx, rs, p, np, err)
+}
+
+// bind checks that a verified callback is about this payment: order,
+// amount and currency as recorded. Nothing is taken from the callback
+// that the record already knows.
+func bind(p *store.Payment, e bank.Echo) error {
+	if e.OrderID != p.BankOrderID {
+		return fmt.Errorf("%w: order %q, payment is for %q", bank.ErrBinding, e.OrderID, p.BankOrderID)
+	}
+	if e.HasAmount && e.Amount != p.Amount {
+		return fmt.Errorf("%w: amount %d, payment is for %d", bank.ErrBinding, e.Amount, p.Amount)
+	}
+	if e.Currency != "" {
+		cur, _ := bank.LookupCurrency(p.Currency)
+		if e.Currency != cur.Numeric && e.Currency != cur.Alpha {
+			return fmt.Errorf("%w: currency %q, payment is in %s", bank.ErrBinding, e.Currency, p.Currency)
+		}
+	}
+	return nil
+}
+
+// rejectCallback answers a callback that changes nothing.
+func (r *Relay) rejectCallback(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment, err error) {
+	rs.decision, rs.cause = "callback_rejected", err
+	switch {
+	case errors.Is(err, bank.ErrHashMismatch):
+		rs.code = "callback_hash_mismatch"
+	case errors.Is(err, bank.ErrBinding):
+		rs.code = "callback_mismatch"
+	default:
+		rs.code = "callback_malformed"
+	}
+	t := textFor(p.Language)
+	r.messagePage(ctx, fasthttp.StatusBadRequest, t, r.siteByID[p.SiteID], t.Failed, t.VerifyFailed, "", "")
+}
+
+// afterCallback sends the shopper on once the callback is settled.
+func (r *Relay) afterCallback(ctx *fasthttp.RequestCtx, rs *reqState, p, np *store.Payment, err error) {
+	if err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			rs.cause = err
+			r.log.Error("callback: journal write failed", zap.String(logPayment, p.ID), zap.Error(err))
+		}
+		rs.decision = "callback_raced"
+		np, _ = r.journal.GetPayment(context.Background(), p.ID)
+		if np == nil {
+			np = p
+		}
+	} else {
+		rs.decision = "callback_" + string(np.Status)
+	}
+	if np.Status == store.StatusPending {
+		r.showInProgress(ctx, np)
+		return
+	}
+	r.sendBack(ctx, np)
+}

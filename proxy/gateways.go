@@ -1,0 +1,59 @@
+package proxy
+
+import (
+	"crypto/x509"
+	"fmt"
+	"slices"
+
+	"github.com/posrelay/posrelay/allowlist"
+	"github.com/posrelay/posrelay/bank"
+	"github.com/posrelay/posrelay/config"
+)
+
+// gatewayFactory builds the adapter for one merchant account of a bank.
+type gatewayFactory func(site *config.Site, a *config.Account, doer bank.Doer) (gateway, error)
+
+// gatewayFactories has one entry per bank; each bank's file registers it
+// (gateway_halkbank.go, …).
+var gatewayFactories = map[string]gatewayFactory{}
+
+func newGateway(site *config.Site, a *config.Account, doer bank.Doer) (gateway, error) {
+	f, ok := gatewayFactories[a.Bank]
+	if !ok {
+		return nil, fmt.Errorf("bank %s is not supported by this build", a.Bank)
+	}
+	return f(site, a, doer)
+}
+
+// buildGateways makes every site's adapters, sharing one upstream client
+// whose allowlist is the union of all configured bank endpoints.
+func (r *Relay) buildGateways(roots *x509.CertPool) error {
+	var urls []string
+	for _, s := range r.cfg.Sites {
+		for _, a := range s.Accounts {
+			urls = append(urls, a.Endpoints.URLs()...)
+		}
+	}
+	slices.Sort(urls)
+	list, err := allowlist.NewList(slices.Compact(urls)...)
+	if err != nil {
+		return fmt.Errorf("bank endpoints: %w", err)
+	}
+	eg := r.cfg.Egress
+	dialer := &allowlist.Dialer{List: list, AllowRanges: eg.AllowRanges, SourceIP: eg.SourceIP, ConnectTimeout: eg.DialTimeout}
+	r.bankList = list
+	r.upstream = newUpstream(list, dialer, eg.BankTimeout, roots, r.now)
+	r.gateways = map[string]gateway{}
+	for _, s := range r.cfg.Sites {
+		for _, a := range s.Accounts {
+			g, err := newGateway(s, a, r.upstream)
+			if err != nil {
+				return fmt.Errorf("site %s account %s: %w", s.ID, a.Name, err)
+			}
+			r.gateways[gatewayKey(s.ID, a.Name)] = g
+		}
+	}
+	return nil
+}
+
+func gatewayKey(site, account string) string { return site + "\x00" + account }

@@ -1,0 +1,311 @@
+// Package proxy is the relay itself: the HTTP server that takes signed API
+// calls from Wix backends, hosts the shopper's pages, receives the banks'
+// 3-D callbacks, and the workers that deliver webhooks and settle open
+// payments. It owns fasthttp; bank wire formats live in the bank packages,
+// crypto in signer, the journal in store.
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"github.com/posrelay/posrelay/allowlist"
+	"github.com/posrelay/posrelay/config"
+	"github.com/posrelay/posrelay/signer"
+	"github.com/posrelay/posrelay/store"
+)
+
+// Options are what a Relay is built from.
+type Options struct {
+	Config  *config.Config
+	Journal store.Journal
+	Logger  *zap.Logger // nil = no logging
+	// Now is the clock; nil = time.Now. Tests inject a fake one.
+	Now     func() time.Time
+	Version string
+	// BankRoots are extra CA roots for bank TLS (tests); nil = the system's.
+	BankRoots *x509.CertPool
+}
+
+// Relay serves the API, the shopper pages and the callbacks.
+type Relay struct {
+	cfg      *config.Config
+	log      *zap.Logger
+	journal  store.Journal
+	now      func() time.Time
+	version  string
+	verifier *signer.Verifier
+	sites    map[string]*config.Site // by key id
+	ready    atomic.Bool
+	server   *fasthttp.Server
+	siteByID map[string]*config.Site
+
+	bankList *allowlist.List
+	upstream *upstream
+	gateways map[string]gateway // by gatewayKey(site, account)
+	webhooks *webhookSender
+	kick     chan struct{} // wakes the outbox worker
+}
+
+// New builds a Relay. It does not listen; see Serve and Run.
+func New(o Options) (*Relay, error) {
+	if o.Config == nil {
+		return nil, errors.New("proxy: no configuration")
+	}
+	r := &Relay{cfg: o.Config, log: o.Logger, journal: o.Journal, now: o.Now, version: o.Version,
+		sites: map[string]*config.Site{}, siteByID: map[string]*config.Site{}, kick: make(chan struct{}, 1)}
+	if r.log == nil {
+		r.log = zap.NewNop()
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	var keys []signer.Key
+	for _, s := range o.Config.Sites {
+		r.siteByID[s.ID] = s
+		for _, k := range s.Keys {
+			keys = append(keys, signer.Key{ID: k.ID, SiteID: s.ID, Secret: k.Secret.Bytes()})
+			r.sites[k.ID] = s
+		}
+	}
+	v, err := signer.NewVerifier(keys, signer.VerifierOptions{
+		Window:        o.Config.Auth.Window,
+		NonceCapacity: o.Config.Auth.NonceCapacity,
+		Now:           r.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("proxy: request keys: %w", err)
+	}
+	r.verifier = v
+	if err := r.buildGateways(o.BankRoots); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	r.webhooks = newWebhookSender(o.Config, r.now)
+	s := r.cfg.Server
+	r.server = &fasthttp.Server{
+		Handler:                       r.handle,
+		Name:                          "posrelay",
+		ReadTimeout:                   s.ReadTimeout,
+		WriteTimeout:                  s.WriteTimeout,
+		IdleTimeout:                   s.IdleTimeout,
+		MaxRequestBodySize:            s.MaxBodyBytes,
+		ReadBufferSize:                s.MaxHeaderBytes,
+		Concurrency:                   s.Concurrency,
+		DisablePreParseMultipartForm:  true,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		SecureErrorLogMessage:         true,
+		DisableHeaderNamesNormalizing: false,
+		ErrorHandler:                  r.serverError,
+		Logger:                        fasthttpLogger{r.log.Named("fasthttp").Sugar()},
+	}
+	return r, nil
+}
+
+// Handler returns the relay's request handler (for tests and custom listeners).
+func (r *Relay) Handler() fasthttp.RequestHandler { return r.handle }
+
+// SetReady marks the relay ready (or not) for /readyz.
+func (r *Relay) SetReady(ok bool) { r.ready.Store(ok) }
+
+// Serve answers requests on ln until ctx is done, then shuts down
+// gracefully within the configured shutdown timeout.
+func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- r.server.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	return r.shutdown()
+}
+
+func (r *Relay) shutdown() error {
+	r.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), r.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := r.server.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("proxy: shutdown: %w", err)
+	}
+	return nil
+}
+
+// serverError answers requests fasthttp could not parse (too large, bad
+// framing, timeouts) with the usual JSON error.
+func (r *Relay) serverError(ctx *fasthttp.RequestCtx, err error) {
+	rs := &reqState{id: newRequestID(), start: r.now(), route: "(unparsed)"}
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(ctx, rs, &apiError{Status: fasthttp.StatusRequestEntityTooLarge, Code: "body_too_large",
+			Message: fmt.Sprintf("The request body is larger than %d bytes.", r.cfg.Server.MaxBodyBytes)})
+	case strings.Contains(err.Error(), "too big") || strings.Contains(err.Error(), "small read buffer"):
+		writeError(ctx, rs, &apiError{Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Code: "headers_too_large",
+			Message: fmt.Sprintf("The request headers are larger than %d bytes.", r.cfg.Server.MaxHeaderBytes)})
+	default:
+		writeError(ctx, rs, &apiError{Status: fasthttp.StatusBadRequest, Code: "bad_request", Message: "The request could not be parsed as HTTP/1.1.", Cause: err})
+	}
+	r.logRequest(ctx, rs)
+}
+
+func (r *Relay) handle(ctx *fasthttp.RequestCtx) {
+	rs := &reqState{id: newRequestID(), start: r.now()}
+	h := &ctx.Response.Header
+	h.Set("X-Request-Id", rs.id)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	defer func() {
+		if p := recover(); p != nil {
+			rs.cause = fmt.Errorf("panic: %v", p)
+			ctx.Response.Reset()
+			writeError(ctx, rs, internalError(rs.cause))
+		}
+		r.logRequest(ctx, rs)
+	}()
+	path := string(ctx.Path())
+	switch {
+	case path == "/healthz":
+		rs.route = "/healthz"
+		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
+	case path == "/readyz":
+		rs.route = "/readyz"
+		if r.ready.Load() {
+			writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+		} else {
+			writeError(ctx, rs, &apiError{Status: fasthttp.StatusServiceUnavailable, Code: "not_ready", Message: "The relay is starting up."})
+		}
+	case strings.HasPrefix(path, "/v1/"):
+		r.api(ctx, rs, path)
+	case strings.HasPrefix(path, "/pay/"):
+		r.pay(ctx, rs, path)
+	case strings.HasPrefix(path, "/callback/"):
+		r.callback(ctx, rs, path)
+	default:
+		rs.route = "(unknown)"
+		writeError(ctx, rs, errNotFound)
+	}
+}
+
+// api authenticates the call and routes it.
+func (r *Relay) api(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
+	rs.route = apiRoute(path)
+	site, err := r.authenticate(ctx, rs)
+	if err != nil {
+		writeError(ctx, rs, err)
+		return
+	}
+	method := string(ctx.Method())
+	parts := strings.Split(strings.TrimPrefix(path, "/v1/"), "/")
+	switch {
+	case path == "/v1/whoami":
+		if method != fasthttp.MethodGet {
+			writeError(ctx, rs, errMethod)
+			return
+		}
+		r.whoami(ctx, rs, site)
+	case path == "/v1/payments":
+		if method != fasthttp.MethodPost {
+			writeError(ctx, rs, errMethod)
+			return
+		}
+		r.createPayment(ctx, rs, site)
+	case len(parts) == 2 && parts[0] == "payments":
+		if method != fasthttp.MethodGet {
+			writeError(ctx, rs, errMethod)
+			return
+		}
+		r.getPayment(ctx, rs, site, parts[1])
+	case len(parts) == 3 && parts[0] == "payments" && (parts[2] == "refunds" || parts[2] == "void" || parts[2] == "capture"):
+		if method != fasthttp.MethodPost {
+			writeError(ctx, rs, errMethod)
+			return
+		}
+		r.operate(ctx, rs, site, parts[1], parts[2])
+	case path == "/v1/reports/daily":
+		if method != fasthttp.MethodGet {
+			writeError(ctx, rs, errMethod)
+			return
+		}
+		r.dailyReport(ctx, rs, site)
+	default:
+		writeError(ctx, rs, errNotFound)
+	}
+}
+
+// apiRoute names the route pattern of an API path for logs.
+func apiRoute(path string) string {
+	parts := strings.Split(strings.TrimPrefix(path, "/v1/"), "/")
+	switch {
+	case len(parts) == 1:
+		return "/v1/" + parts[0]
+	case parts[0] == "payments" && len(parts) == 2:
+		return "/v1/payments/{id}"
+	case parts[0] == "payments" && len(parts) == 3:
+		return "/v1/payments/{id}/" + parts[2]
+	}
+	return "/v1/(unknown)"
+}
+
+// clientIP is the peer address, or the first X-Forwarded-For hop when the
+// peer is a configured trusted proxy.
+func (r *Relay) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
+	addr, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	addr = addr.Unmap()
+	if len(r.cfg.Server.TrustedProxies) == 0 || !r.trusted(addr) {
+		return addr
+	}
+	xff := string(ctx.Request.Header.Peek("X-Forwarded-For"))
+	hops := strings.Split(xff, ",")
+	// Walk from the nearest hop back; the first untrusted address is the client.
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !r.trusted(a) {
+			return a
+		}
+		addr = a
+	}
+	return addr
+}
+
+func (r *Relay) trusted(a netip.Addr) bool {
+	for _, p := range r.cfg.Server.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// secureScheme reports whether the shopper reached the relay over HTTPS.
+func (r *Relay) secureScheme(ctx *fasthttp.RequestCtx) bool {
+	if ctx.IsTLS() {
+		return true
+	}
+	addr, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	if r.trusted(addr.Unmap()) {
+		return string(ctx.Request.Header.Peek("X-Forwarded-Proto")) == "https"
+	}
+	return false
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,146 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/posrelay/posrelay/allowlist"
+	"github.com/posrelay/posrelay/bank"
+)
+
+// maxBankBody bounds a bank's answer; real ones are a few KB (a QNB 3-D
+// page a few tens of KB).
+const maxBankBody = 1 << 20
+
+// upstream sends bank requests: only to allowlisted hosts, through the
+// guarded dialer (resolve once, refuse internal addresses, bind to the
+// egress address), never retried by the client, always under a deadline.
+type upstream struct {
+	client  *fasthttp.Client
+	list    *allowlist.List
+	timeout time.Duration
+	now     func() time.Time
+}
+
+func newUpstream(list *allowlist.List, d *allowlist.Dialer, timeout time.Duration, roots *x509.CertPool, now func() time.Time) *upstream {
+	return &upstream{
+		list: list, timeout: timeout, now: now,
+		client: &fasthttp.Client{
+			Name:                          "posrelay",
+			DialTimeout:                   d.DialTimeout,
+			TLSConfig:                     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
+			ReadTimeout:                   timeout,
+			WriteTimeout:                  timeout, // also the TLS handshake deadline
+			MaxIdleConnDuration:           30 * time.Second,
+			MaxConnsPerHost:               256,
+			MaxResponseBodySize:           maxBankBody,
+			MaxIdemponentCallAttempts:     1, // a payment is never sent twice by the transport
+			RetryIfErr:                    func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+			DisableHeaderNamesNormalizing: false,
+			NoDefaultUserAgentHeader:      false,
+		},
+	}
+}
+
+// Do implements bank.Doer.
+func (u *upstream) Do(ctx context.Context, r *bank.Request) (*bank.Response, error) {
+	deadline := u.now().Add(u.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	method := r.Method
+	if method == "" {
+		method = fasthttp.MethodPost
+	}
+	target, body, contentType := r.URL, r.Body, r.ContentType
+	for hop := 0; ; hop++ {
+		if err := u.list.CheckURL(target); err != nil {
+			return nil, &bank.TransportError{Op: "bank call", Err: err}
+		}
+		status, respType, respBody, location, err := u.once(method, target, contentType, r.Accept, body, deadline)
+		if err != nil {
+			return nil, err
+		}
+		if status >= 300 && status < 400 && location != "" && hop < r.FollowRedirects {
+			next, err := resolveRef(target, location)
+			if err != nil {
+				return nil, &bank.TransportError{Op: "bank redirect", Sent: true, Err: err}
+			}
+			target = next
+			if status != fasthttp.StatusTemporaryRedirect && status != fasthttp.StatusPermanentRedirect {
+				method, body, contentType = fasthttp.MethodGet, nil, ""
+			}
+			continue
+		}
+		return &bank.Response{Status: status, ContentType: respType, Body: respBody, URL: target}, nil
+	}
+}
+
+func (u *upstream) once(method, target, contentType, accept string, body []byte, deadline time.Time) (int, string, []byte, string, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(target)
+	req.Header.SetMethod(method)
+	if contentType != "" {
+		req.Header.SetContentType(contentType)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if body != nil {
+		req.SetBody(body)
+	}
+	if err := u.client.DoDeadline(req, resp, deadline); err != nil {
+		return 0, "", nil, "", classify(err)
+	}
+	return resp.StatusCode(), string(resp.Header.ContentType()), append([]byte(nil), resp.Body()...),
+		string(resp.Header.Peek("Location")), nil
+}
+
+// classify turns a transport error into a bank.TransportError that says
+// whether the request may have reached the bank.
+func classify(err error) error {
+	te := &bank.TransportError{Op: "bank call", Err: err}
+	var netErr net.Error
+	var opErr *net.OpError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, allowlist.ErrDenied):
+	case errors.Is(err, fasthttp.ErrDialTimeout):
+		te.Timeout = true
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+	case errors.As(err, &certErr), errors.As(err, &recErr), strings.Contains(err.Error(), "tls: "):
+		// The handshake failed: nothing was sent.
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+	case errors.Is(err, fasthttp.ErrTimeout), errors.As(err, &netErr) && netErr.Timeout():
+		te.Timeout, te.Sent = true, true
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		te.Sent, te.Err = true, fmt.Errorf("%w: answer larger than %d bytes", bank.ErrMalformed, maxBankBody)
+	default:
+		te.Sent = true // broken mid-answer: the bank may have acted
+	}
+	return te
+}
+
+func resolveRef(base, ref string) (string, error) {
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return "", fmt.Errorf("bad redirect location %q", ref)
+	}
+	return b.ResolveReference(r).String(), nil
+}
