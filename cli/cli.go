@@ -83,6 +83,8 @@ func init() {
 		"demo":         {"run relay + bank simulators + a stand-in shop on embedded defaults", runDemo},
 		"version":      {"print the version", runVersion},
 		"hash":         {"compute a bank hash from JSON fields on stdin: hash est|payfor-request|payfor-response", runHash},
+		"payments":     {"list a day's payments or show one with its history: payments list|show", runPayments},
+		"report":       {"reconcile a day: report daily --date YYYY-MM-DD [--check-bank] [--csv]", runReport},
 		"webhooks":     {"list the webhook outbox or redeliver messages: webhooks list|redeliver", runWebhooks},
 		"verify":       {"verify a bank callback's hash from JSON fields on stdin: verify est|payfor", runVerify},
 	}
