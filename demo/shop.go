@@ -319,7 +319,7 @@ var homeTmpl = template.Must(template.New("home").Parse(`<!doctype html><html la
 <form method="post" action="/checkout"><fieldset>
 <label>Amount (TRY) <input name="amount" id="amount" value="149.90" inputmode="decimal"></label>
 <label>Bank <select name="bank" id="bank">{{range .Banks}}<option value="{{.}}">{{.}}</option>{{end}}</select></label>
-<label>Installments <select name="installments" id="installments"><option value="1">single payment</option>{{range $i := (slice "2" "3" "6" "9" "12")}}<option>{{$i}}</option>{{end}}</select></label>
+<label>Installments <select name="installments" id="installments"><option value="0">shopper chooses (relay card page)</option><option value="1">single payment</option><option>2</option><option>3</option><option>6</option><option>9</option><option>12</option></select></label>
 <label>Type <select name="type" id="type"><option value="sale">sale</option><option value="preauth">pre-authorisation</option></select></label>
 <label>Language <select name="lang" id="lang"><option value="tr">Türkçe</option><option value="en">English</option></select></label>
 <label><input type="checkbox" name="iframe" id="iframe"> show the payment page inside an iframe (as Wix may)</label>

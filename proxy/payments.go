@@ -58,6 +58,9 @@ func decodeJSON(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return errBadRequest("invalid_json", "", "The request body is not valid UTF-8.")
 	}
+	if bytes.TrimSpace(body)[0] != '{' {
+		return errBadRequest("invalid_json", "", "The request body must be a JSON object ({…}).")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -176,8 +176,10 @@ func (r *cc5Response) set(name, v string) {
 
 func charsetReader(label string, in io.Reader) (io.Reader, error) {
 	switch strings.ToLower(label) {
-	case "iso-8859-9", "iso8859-9", "latin5", "windows-1254":
+	case "iso-8859-9", "iso8859-9", "latin5":
 		return charmap.ISO8859_9.NewDecoder().Reader(in), nil
+	case "windows-1254", "cp1254":
+		return charmap.Windows1254.NewDecoder().Reader(in), nil
 	case "utf-8", "utf8", "":
 		return in, nil
 	}
@@ -201,7 +203,17 @@ func (g *Gateway) call(ctx context.Context, op string, req *cc5Request) (*cc5Res
 	if err != nil {
 		return nil, &bank.TransportError{Op: op, Sent: true, Err: err}
 	}
+	if !r.hasVerdict() {
+		return nil, &bank.TransportError{Op: op, Sent: true, Err: fmt.Errorf("%w: CC5Response without ProcReturnCode or a Declined/Error Response", bank.ErrMalformed)}
+	}
 	return r, nil
+}
+
+// hasVerdict reports whether an answer says how the call ended: a
+// ProcReturnCode, or a Response of Declined or Error without one (EST-F21).
+// An answer with neither says nothing, like an unreadable one.
+func (r *cc5Response) hasVerdict() bool {
+	return r.ProcReturnCode != "" || r.Response == "Declined" || r.Response == "Error"
 }
 
 // Status asks ORDERSTATUS and ORDERHISTORY (§1.7.6, §1.7.7). ORDERSTATUS
@@ -215,7 +227,10 @@ func (g *Gateway) Status(ctx context.Context, p *bank.Payment) (*bank.StatusResu
 	x := resp.Extra
 	st := &bank.StatusResult{Raw: "TRANS_STAT=" + x["TRANS_STAT"] + " " + resp.ErrMsg}
 	if resp.ProcReturnCode != "00" {
-		if strings.Contains(strings.ToLower(resp.ErrMsg), "no record") || x["ORD_ID"] == "" {
+		// Only "No record found" (EST-F12) means the bank has no such
+		// order; any other refusal (API credentials, source IP…) says
+		// nothing about it.
+		if strings.Contains(strings.ToLower(resp.ErrMsg), "no record") {
 			st.State = bank.TxnNotFound
 			return st, nil
 		}
@@ -225,18 +240,29 @@ func (g *Gateway) Status(ctx context.Context, p *bank.Payment) (*bank.StatusResu
 	st.Settled = x["SETTLEID"] != ""
 	saleStat, saleProc := x["TRANS_STAT"], x["PROC_RET_CD"]
 	st.Amount, st.Captured = minor(x["ORIG_TRANS_AMT"]), minor(x["CAPTURE_AMT"])
-	if h, err := g.call(ctx, "history", g.query(p.OrderID, "ORDERHISTORY")); err == nil {
-		if sale, ok := saleFromHistory(h.Extra); ok {
-			saleStat, saleProc = sale[1], sale[9]
-			st.Amount, st.Captured = minor(sale[2]), minor(sale[3])
-			st.Ref.HostRef, st.Ref.AuthCode = sale[7], sale[8]
-			if len(sale) > 10 {
-				st.Ref.TransID = sale[10]
-			}
+	h, err := g.call(ctx, "history", g.query(p.OrderID, "ORDERHISTORY"))
+	if err == nil && h.ProcReturnCode != "00" {
+		err = &bank.TransportError{Op: "history", Sent: true, Err: fmt.Errorf("ORDERHISTORY answered %s: %s", h.ProcReturnCode, h.ErrMsg)}
+	}
+	sale, found := []string(nil), false
+	if err == nil {
+		sale, found = saleFromHistory(h.Extra)
+		if !found {
+			err = &bank.TransportError{Op: "history", Sent: true, Err: fmt.Errorf("%w: ORDERHISTORY lists no sale", bank.ErrMalformed)}
+		}
+	}
+	switch {
+	case found:
+		saleStat, saleProc = sale[1], sale[9]
+		st.Amount, st.Captured = minor(sale[2]), minor(sale[3])
+		st.Ref.HostRef, st.Ref.AuthCode = sale[7], sale[8]
+		if len(sale) > 10 {
+			st.Ref.TransID = sale[10]
 		}
 		st.Refunded = refundedFromHistory(h.Extra)
-	} else if x["CHARGE_TYPE_CD"] == "C" {
-		return nil, err // the sale is only in the history
+	case x["CHARGE_TYPE_CD"] == "C":
+		// ORDERSTATUS describes the refund; the sale is only in the history.
+		return nil, err
 	}
 	switch saleStat {
 	case "A", "C", "S":
@@ -253,9 +279,12 @@ func (g *Gateway) Status(ctx context.Context, p *bank.Payment) (*bank.StatusResu
 		st.Result = bank.NewResult(bank.CodeAlreadyVoided, saleProc, resp.ErrMsg)
 	case "PN":
 		st.State = bank.TxnPending
-	default: // D, ERR, R
+	case "D", "ERR", "R":
 		st.State = bank.TxnDeclined
 		st.Result = procResult(saleProc, resp.ErrMsg, "")
+	default:
+		// Not a state §1.7.6 lists: no reason to call the payment declined.
+		return nil, &bank.TransportError{Op: "status", Sent: true, Err: fmt.Errorf("%w: TRANS_STAT %q", bank.ErrMalformed, saleStat)}
 	}
 	return st, nil
 }

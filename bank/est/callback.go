@@ -4,32 +4,43 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/posrelay/posrelay/bank"
 	"github.com/posrelay/posrelay/signer"
 )
 
-// ver1Needed are the fields a legacy ver1 callback must cover with its
-// HASHPARAMS before the relay bases a decision on them.
-var ver1Needed = map[string][]string{
-	Model3D:           {"clientid", "oid", "mdStatus", "md", "cavv", "eci"},
-	Model3DPay:        {"clientid", "oid", "mdStatus", "ProcReturnCode", "Response"},
-	Model3DPayHosting: {"clientid", "oid", "mdStatus", "ProcReturnCode", "Response"},
+// ver1Layouts are the HASHPARAMS lists (§1.10, EST-F3/F9) a legacy ver1
+// callback may carry, per model. A ver1 HASH signs only HASHPARAMSVAL, the
+// concatenation of the listed values; HASHPARAMS itself is not signed. Any
+// other list would let a callback cut the signed text into fields of its
+// choosing (empty oid and clientid, their text under another name), so
+// only the bank's own layouts are accepted: every field the decision reads
+// is then at a fixed place. The 3d model's layout does not cover
+// ProcReturnCode and Response, so the authorising models refuse it.
+var ver1Layouts = map[string][]string{
+	Model3D: {
+		"clientid:oid:mdStatus:cavv:eci:md:rnd",
+		"clientid:oid:AuthCode:ProcReturnCode:Response:mdStatus:cavv:eci:md:rnd",
+	},
+	Model3DPay:        {"clientid:oid:AuthCode:ProcReturnCode:Response:mdStatus:cavv:eci:md:rnd"},
+	Model3DPayHosting: {"clientid:oid:AuthCode:ProcReturnCode:Response:mdStatus:cavv:eci:md:rnd"},
 }
 
 // Verify checks the callback's hash over all received fields and reads
 // the bank's decision (§1.6). It does no I/O.
 func (g *Gateway) Verify(p *bank.Payment, cb *bank.Callback) (*bank.Verified, error) {
 	f := cb.Fields.Map()
-	if err := g.verifyHash(f); err != nil {
+	legacy, err := g.verifyHash(f)
+	if err != nil {
 		return nil, err
 	}
-	if cid := f["clientid"]; cid != "" && cid != g.cfg.ClientID {
+	if cid := f["clientid"]; (cid != "" || legacy) && cid != g.cfg.ClientID {
 		return nil, fmt.Errorf("%w: clientid %q is not this account's", bank.ErrBinding, cid)
 	}
 	oid := f["oid"]
-	if oid == "" {
+	if oid == "" && !legacy { // ver1 does not sign ReturnOid
 		oid = f["ReturnOid"]
 	}
 	if oid == "" {
@@ -74,18 +85,31 @@ func (g *Gateway) Verify(p *bank.Payment, cb *bank.Callback) (*bank.Verified, er
 		prc, resp := f["ProcReturnCode"], f["Response"]
 		v.Summary += " ProcReturnCode=" + prc
 		switch {
+		case md != "1" && prc == "00":
+			// Half-secure (or otherwise not fully authenticated) but the bank
+			// says it authorised: the money may have moved. Never a false
+			// "failed": the status query decides.
+			v.Outcome = &bank.Outcome{Status: bank.Unknown, Result: bank.NewResult(bank.CodeUnknown, prc, "mdStatus "+md+" with ProcReturnCode 00"), Ref: ref, Echo: v.Echo}
 		case md != "1":
 			res := mdStatusResult(md, f)
 			if prc != "" && prc != "00" {
 				res = procResult(prc, f["ErrMsg"], extraErrorCode(f))
 			}
 			v.Outcome = &bank.Outcome{Status: bank.Failed, Result: res, Ref: ref, Echo: v.Echo}
+		case prc == "00" && (resp == "" || resp == "Approved") && legacy:
+			// A legacy ver1 hash leaves most fields unsigned; the relay's own
+			// forms ask for ver3, so an approval signed with ver1 is only
+			// believed once the bank's status API confirms it.
+			v.Outcome = &bank.Outcome{Status: bank.Unknown, Result: bank.NewResult(bank.CodeUnknown, prc, "ver1-signed approval; confirming by status query"), Ref: ref, Echo: v.Echo}
 		case prc == "00" && (resp == "" || resp == "Approved"):
 			v.Outcome = &bank.Outcome{Status: bank.Succeeded, Result: bank.NewResult(bank.CodeApproved, prc, f["ErrMsg"]), Ref: ref, Echo: v.Echo}
 		case prc == "" && resp == "":
 			// Authenticated, but the answer says nothing about the
 			// authorisation: only the status API can tell.
 			v.Outcome = &bank.Outcome{Status: bank.Unknown, Result: bank.NewResult(bank.CodeMalformed, "", "callback without ProcReturnCode"), Ref: ref, Echo: v.Echo}
+		case prc == "00":
+			// ProcReturnCode says approved, Response says otherwise.
+			v.Outcome = &bank.Outcome{Status: bank.Unknown, Result: bank.NewResult(bank.CodeMalformed, prc, "ProcReturnCode 00 with Response "+resp), Ref: ref, Echo: v.Echo}
 		default:
 			v.Outcome = &bank.Outcome{Status: bank.Failed, Result: procResult(prc, f["ErrMsg"], extraErrorCode(f)), Ref: ref, Echo: v.Echo}
 		}
@@ -93,27 +117,23 @@ func (g *Gateway) Verify(p *bank.Payment, cb *bank.Callback) (*bank.Verified, er
 	}
 }
 
-// verifyHash recognises ver3 and legacy ver1 callbacks.
-func (g *Gateway) verifyHash(f map[string]string) error {
+// verifyHash recognises ver3 and legacy ver1 callbacks; legacy reports a
+// ver1 callback, whose fields outside HASHPARAMS are not signed.
+func (g *Gateway) verifyHash(f map[string]string) (legacy bool, err error) {
 	if strings.EqualFold(f["hashAlgorithm"], "ver3") || f["HASHPARAMS"] == "" {
 		if err := signer.VerifyESTv3(f, g.cfg.StoreKey); err != nil {
-			return fmt.Errorf("%w: ver3: %v", bank.ErrHashMismatch, err)
+			return false, fmt.Errorf("%w: ver3: %v", bank.ErrHashMismatch, err)
 		}
-		return nil
+		return false, nil
 	}
 	if err := signer.VerifyESTv1(f, g.cfg.StoreKey); err != nil {
-		return fmt.Errorf("%w: ver1: %v", bank.ErrHashMismatch, err)
+		return true, fmt.Errorf("%w: ver1: %v", bank.ErrHashMismatch, err)
 	}
-	covered := map[string]bool{}
-	for _, k := range strings.Split(f["HASHPARAMS"], ":") {
-		covered[k] = true
+	layout := strings.TrimSuffix(f["HASHPARAMS"], ":")
+	if !slices.Contains(ver1Layouts[g.cfg.Model], layout) {
+		return true, fmt.Errorf("%w: ver1 HASHPARAMS %q is not a layout the relay accepts for model %s", bank.ErrHashMismatch, f["HASHPARAMS"], g.cfg.Model)
 	}
-	for _, k := range ver1Needed[g.cfg.Model] {
-		if _, present := f[k]; present && !covered[k] {
-			return fmt.Errorf("%w: ver1 callback does not sign %s", bank.ErrHashMismatch, k)
-		}
-	}
-	return nil
+	return true, nil
 }
 
 func maskedPAN(f map[string]string) string {

@@ -20,24 +20,31 @@ var payten = map[string]string{
 	"CORE-2001": bank.CodeMerchantConfig, // API user / password
 }
 
-// errorCodeResult maps a Payten error code; ok is false if unknown.
+// errorCodeResult maps a Payten error code; ok is false if unknown. An
+// ISO 8583 code that means approval (00, 08, 11) explains no error.
 func errorCodeResult(code string) (string, bool) {
 	if c, ok := payten[code]; ok {
 		return c, true
 	}
 	if iso, ok := strings.CutPrefix(code, "ISO8583-"); ok {
-		return bank.ISOCode(iso)
+		if c, ok := bank.ISOCode(iso); ok && c != bank.CodeApproved {
+			return c, true
+		}
 	}
 	return "", false
 }
 
 // procResult maps a ProcReturnCode (with the ERRORCODE detail for 99).
+// Only 00 is an approval (§1.8): ISO 8583's 08 and 11 are declines here.
 func procResult(prc, msg, errCode string) bank.Result {
 	if prc == "00" {
 		return bank.NewResult(bank.CodeApproved, prc, msg)
 	}
 	bankCode := prc
-	if errCode != "" {
+	switch {
+	case prc == "":
+		bankCode = errCode // EST-F21: no ProcReturnCode, only ERRORCODE
+	case errCode != "":
 		bankCode = prc + "/" + errCode
 	}
 	if c, ok := errorCodeResult(errCode); ok {
@@ -46,7 +53,7 @@ func procResult(prc, msg, errCode string) bank.Result {
 	if prc == "99" || prc == "" {
 		return bank.NewResult(bank.CodeBankError, bankCode, msg)
 	}
-	if c, ok := bank.ISOCode(prc); ok {
+	if c, ok := bank.ISOCode(prc); ok && c != bank.CodeApproved {
 		return bank.NewResult(c, bankCode, msg)
 	}
 	return bank.NewResult(bank.CodeDeclined, bankCode, msg)
