@@ -350,6 +350,9 @@ type Request struct {
 	Body        []byte
 	// FollowRedirects allows that many redirects, each to an allowlisted host.
 	FollowRedirects int
+	// Sensitive marks a body that carries card data: the transport zeroes
+	// its buffers once the call is over.
+	Sensitive bool
 }
 
 // Response is a bank's answer. Body is a copy the caller owns.

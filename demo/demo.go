@@ -34,6 +34,9 @@ type Options struct {
 	WebhookURL string            // where the relay sends webhooks; default the stand-in shop
 	BankURLs   map[string]string // bank → base URL of another simulator (halkbank, qnb, vakifbank)
 	Models     map[string]string // bank → payment model instead of the default (e.g. halkbank=3d)
+	// Now is the relay's clock; nil = time.Now. Tests inject one to move
+	// past expiries and through the webhook retry schedule.
+	Now func() time.Time
 	// SimClock is the bank simulators' clock (end-of-day settlement); nil =
 	// time.Now. Tests move it forward to settle sales.
 	SimClock func() time.Time
@@ -41,6 +44,9 @@ type Options struct {
 	Logger   *zap.Logger // relay logs; nil = JSON to stderr at info
 	// Ready, if set, receives the demo's Info once everything listens.
 	Ready func(Info)
+	// Relay, if set, receives the relay before it serves (for tests that
+	// drive its sweeper or outbox directly).
+	Relay func(*proxy.Relay)
 }
 
 // Info is what demo.json holds.
@@ -172,7 +178,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer journal.Close()
-	relay, err := proxy.New(proxy.Options{Config: cfg, Journal: journal, Logger: log, Version: "demo"})
+	relay, err := proxy.New(proxy.Options{Config: cfg, Journal: journal, Logger: log, Version: "demo", Now: o.Now})
 	if err != nil {
 		ln.Close()
 		return err
@@ -182,6 +188,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	greet(o.Out, &info)
+	if o.Relay != nil {
+		o.Relay(relay)
+	}
 	if o.Ready != nil {
 		o.Ready(info)
 	}

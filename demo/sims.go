@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,7 +58,8 @@ func startSimulators(ctx context.Context, wg *sync.WaitGroup, override, models m
 			bi.Model = m
 		}
 		if u, ok := override[bank]; ok {
-			bi.Endpoint = u
+			bi.Endpoint = strings.TrimRight(u, "/")
+			absoluteExtra(&bi)
 			out[bank] = bi
 			continue
 		}
@@ -70,10 +72,21 @@ func startSimulators(ctx context.Context, wg *sync.WaitGroup, override, models m
 			return nil, fmt.Errorf("%s simulator: %w", bank, err)
 		}
 		bi.Endpoint = "http://" + ln.Addr().String()
+		absoluteExtra(&bi)
 		serveBackground(ctx, wg, ln, h)
 		out[bank] = bi
 	}
 	return out, nil
+}
+
+// absoluteExtra turns endpoint paths in bi.Extra ("/MPIAPI/…") into URLs
+// on bi.Endpoint, so demo.json lists usable addresses.
+func absoluteExtra(bi *BankInfo) {
+	for k, v := range bi.Extra {
+		if strings.HasPrefix(v, "/") {
+			bi.Extra[k] = bi.Endpoint + v
+		}
+	}
 }
 
 // cardLines describes the simulator test cards for people.

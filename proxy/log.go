@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"os"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -61,13 +62,20 @@ type reqState struct {
 
 func (r *Relay) logRequest(ctx *fasthttp.RequestCtx, rs *reqState) {
 	status := ctx.Response.StatusCode()
+	elapsed := r.now().Sub(rs.start)
+	class := string(rune('0'+status/100)) + "xx"
+	r.metrics.inc("posrelay_requests_total", "route", rs.route, "status", class)
+	r.metrics.add(elapsed.Milliseconds(), "posrelay_request_duration_ms_total", "route", rs.route)
+	if strings.HasPrefix(rs.code, "callback_") && rs.code != "callback_replayed" {
+		r.metrics.inc("posrelay_callbacks_rejected_total", "code", rs.code)
+	}
 	fields := make([]zap.Field, 0, 14)
 	fields = append(fields,
 		zap.String(logRequestID, rs.id),
 		zap.String(logMethod, string(ctx.Method())),
 		zap.String(logRoute, rs.route),
 		zap.Int(logStatus, status),
-		zap.Float64(logDuration, float64(r.now().Sub(rs.start).Microseconds())/1000),
+		zap.Float64(logDuration, float64(elapsed.Microseconds())/1000),
 		zap.String(logRemote, r.clientIP(ctx).String()),
 	)
 	if rs.site != "" {

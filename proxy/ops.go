@@ -317,6 +317,7 @@ func (r *Relay) settleOperation(ctx context.Context, opID string, res *bank.OpRe
 	if err != nil {
 		return nil, err
 	}
+	r.metrics.inc("posrelay_operations_total", "kind", string(op.Kind), "status", string(op.Status))
 	r.wake()
 	return op, nil
 }

@@ -124,19 +124,21 @@ func (r *Relay) attempt(ctx context.Context, m *store.Webhook) {
 	m.LastStatus = status
 	log := r.log.With(zap.String("webhook_id", m.ID), zap.String(logPayment, m.PaymentID), zap.String("event", m.EventType),
 		zap.Int("attempt", m.Attempts), zap.Int(logStatus, status))
+	result := "delivered"
+	defer func() { r.metrics.inc("posrelay_webhook_attempts_total", "result", result) }()
 	switch {
 	case err == nil:
 		m.Status, m.DeliveredAt, m.LastError = store.WebhookDelivered, now, ""
 		log.Info("webhook delivered")
 	case status == fasthttp.StatusGone || m.Attempts >= MaxWebhookAttempts:
-		m.Status, m.LastError = store.WebhookDead, shortErr(err)
+		m.Status, m.LastError, result = store.WebhookDead, shortErr(err), "dead"
 		log.Error("webhook dead-lettered; redeliver with: posrelay webhooks redeliver "+m.ID, zap.String(logCause, m.LastError))
 	default:
 		wait := retrySchedule[m.Attempts-1]
 		if after > wait {
 			wait = min(after, 24*time.Hour)
 		}
-		m.NextAttemptAt, m.LastError = now.Add(wait), shortErr(err)
+		m.NextAttemptAt, m.LastError, result = now.Add(wait), shortErr(err), "retry"
 		log.Warn("webhook delivery failed; will retry", zap.String(logCause, m.LastError), zap.Time("next_attempt", m.NextAttemptAt))
 	}
 	if err := r.journal.RecordAttempt(ctx, m); err != nil {

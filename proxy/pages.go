@@ -287,6 +287,10 @@ func (r *Relay) showPay(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment
 		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, site, t.Failed, t.BankUnavailable, "", "")
 		return
 	}
+	if p.Customer.IP == "" {
+		// The site did not say; the banks want the shopper's address.
+		p.Customer.IP = r.clientIP(ctx).String()
+	}
 	start := r.now()
 	step, err := g.Start(c, r.bankPayment(p))
 	rs.bankTime = r.now().Sub(start)
@@ -326,6 +330,9 @@ func (r *Relay) beginStep(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payme
 		}
 		now := r.now().UTC()
 		q.Stage, q.UpdatedAt = store.StageBankStep, now
+		if q.Customer.IP == "" {
+			q.Customer.IP = p.Customer.IP
+		}
 		if len(step.State) > 0 {
 			if q.BankState == nil {
 				q.BankState = map[string]string{}
@@ -512,6 +519,7 @@ func (r *Relay) submitCard(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Paym
 		return
 	}
 	defer card.Wipe()
+	shopperIP := r.clientIP(ctx).String()
 	// Claim the bank step before the card leaves the relay.
 	claimed, err := r.journal.UpdatePayment(c, p.ID, func(q *store.Payment) (*store.Change, error) {
 		if q.Status != store.StatusPending || q.Stage != store.StageCreated {
@@ -519,6 +527,9 @@ func (r *Relay) submitCard(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Paym
 		}
 		now := r.now().UTC()
 		q.Stage, q.UpdatedAt, q.Installments = store.StageBankStep, now, inst
+		if q.Customer.IP == "" {
+			q.Customer.IP = shopperIP
+		}
 		return &store.Change{Events: []store.Event{{At: now, Kind: "card_submitted", Detail: map[string]string{"brand": card.Brand(), "installments": strconv.Itoa(inst)}}}}, nil
 	})
 	if err != nil {

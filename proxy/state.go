@@ -40,8 +40,11 @@ func (r *Relay) finalize(ctx context.Context, id string, guard func(*store.Payme
 		}
 		return ch, nil
 	})
-	if err == nil && to.Final() {
-		r.wake()
+	if err == nil {
+		r.metrics.inc("posrelay_payments_total", "bank", p.Bank, "status", string(to))
+		if to.Final() {
+			r.wake()
+		}
 	}
 	return p, err
 }

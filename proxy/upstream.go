@@ -66,7 +66,7 @@ func (u *upstream) Do(ctx context.Context, r *bank.Request) (*bank.Response, err
 		if err := u.list.CheckURL(target); err != nil {
 			return nil, &bank.TransportError{Op: "bank call", Err: err}
 		}
-		status, respType, respBody, location, err := u.once(method, target, contentType, r.Accept, body, deadline)
+		status, respType, respBody, location, err := u.once(method, target, contentType, r.Accept, body, deadline, r.Sensitive)
 		if err != nil {
 			return nil, err
 		}
@@ -85,10 +85,14 @@ func (u *upstream) Do(ctx context.Context, r *bank.Request) (*bank.Response, err
 	}
 }
 
-func (u *upstream) once(method, target, contentType, accept string, body []byte, deadline time.Time) (int, string, []byte, string, error) {
+func (u *upstream) once(method, target, contentType, accept string, body []byte, deadline time.Time, sensitive bool) (int, string, []byte, string, error) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
+	if sensitive {
+		// Card data must not linger in the pool's buffers for the next request.
+		defer func() { clear(req.Body()) }()
+	}
 	req.SetRequestURI(target)
 	req.Header.SetMethod(method)
 	if contentType != "" {
