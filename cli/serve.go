@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/posrelay/posrelay/config"
 	"github.com/posrelay/posrelay/proxy"
@@ -42,6 +44,18 @@ func serveConfig(ctx context.Context, cfg *config.Config) error {
 	relay, err := proxy.New(proxy.Options{Config: cfg, Journal: journal, Logger: log, Version: Version})
 	if err != nil {
 		return err
+	}
+	if cfg.TLS.Mode != config.TLSFiles {
+		// Only tls.mode files reloads on SIGHUP; elsewhere a stray
+		// `systemctl reload` must not stop the relay.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for range hup {
+				log.Info("SIGHUP ignored: nothing to reload in this tls.mode; restart to apply configuration changes")
+			}
+		}()
 	}
 	return relay.Run(ctx)
 }
