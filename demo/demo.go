@@ -42,6 +42,10 @@ type Options struct {
 	SimClock func() time.Time
 	Out      io.Writer   // where the greeting goes
 	Logger   *zap.Logger // relay logs; nil = JSON to stderr at info
+	// NoKit keeps the shop on its Go client even when Node is installed.
+	// By default the shop's backend is the Velo kit (wix/) under Node, the
+	// code a Wix site runs.
+	NoKit bool
 	// Ready, if set, receives the demo's Info once everything listens.
 	Ready func(Info)
 	// Relay, if set, receives the relay before it serves (for tests that
@@ -51,15 +55,17 @@ type Options struct {
 
 // Info is what demo.json holds.
 type Info struct {
-	Relay         string              `json:"relay"`
-	Site          string              `json:"site"`
-	KeyID         string              `json:"keyId"`
-	Secret        string              `json:"secret"`
-	WebhookSecret string              `json:"webhookSecret"`
-	WebhookURL    string              `json:"webhookUrl"`
-	Shop          string              `json:"shop,omitempty"`
-	Banks         map[string]BankInfo `json:"banks"`
-	StateDir      string              `json:"stateDir"`
+	Relay         string `json:"relay"`
+	Site          string `json:"site"`
+	KeyID         string `json:"keyId"`
+	Secret        string `json:"secret"`
+	WebhookSecret string `json:"webhookSecret"`
+	WebhookURL    string `json:"webhookUrl"`
+	Shop          string `json:"shop,omitempty"`
+	// Kit is the Velo kit's stand-in Wix backend, when Node runs it.
+	Kit      string              `json:"kit,omitempty"`
+	Banks    map[string]BankInfo `json:"banks"`
+	StateDir string              `json:"stateDir"`
 }
 
 // BankInfo describes a demo bank account and the simulator behind it.
@@ -156,7 +162,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	// The stand-in shop.
-	shopURL, err := startShop(bg, &wg, &info)
+	shop, shopURL, err := startShop(bg, &wg, &info)
 	if err != nil {
 		ln.Close()
 		return err
@@ -165,6 +171,25 @@ func Run(ctx context.Context, o Options) error {
 	info.WebhookURL = o.WebhookURL
 	if info.WebhookURL == "" {
 		info.WebhookURL = shopURL + "/webhook"
+	}
+	infoPath := filepath.Join(o.StateDir, "demo.json")
+	if err := writeInfo(infoPath, &info); err != nil {
+		ln.Close()
+		return err
+	}
+	// The shop's backend: the Velo kit under Node where it can run.
+	if !o.NoKit {
+		kit, err := startKit(bg, &wg, filepath.Join(o.StateDir, "wix-kit"), infoPath)
+		switch {
+		case err != nil:
+			fmt.Fprintf(o.Out, "  (the Velo kit could not start under node: %v; the shop uses its Go client)\n", err)
+		case kit != nil:
+			info.Kit = kit.URL
+			shop.useKit(kit)
+			if o.WebhookURL == "" {
+				info.WebhookURL = kit.URL + "/_functions/posrelay"
+			}
+		}
 	}
 
 	cfg, err := demoConfig(relayURL, o.StateDir, &info, egressIP)
@@ -183,7 +208,7 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
-	if err := writeInfo(filepath.Join(o.StateDir, "demo.json"), &info); err != nil {
+	if err := writeInfo(infoPath, &info); err != nil {
 		ln.Close()
 		return err
 	}
@@ -279,7 +304,11 @@ func greet(w io.Writer, info *Info) {
 	}
 	fmt.Fprintf(w, "  Relay:           %s   (site %q)\n", info.Relay, info.Site)
 	fmt.Fprintf(w, "  Credentials:     %s\n", filepath.Join(info.StateDir, "demo.json"))
-	fmt.Fprintf(w, "  Webhooks go to:  %s\n\n", info.WebhookURL)
+	fmt.Fprintf(w, "  Webhooks go to:  %s\n", info.WebhookURL)
+	if info.Kit != "" {
+		fmt.Fprintf(w, "  Shop backend:    the Velo kit (wix/) under Node at %s — the code a Wix site runs\n", info.Kit)
+	}
+	fmt.Fprintln(w)
 	if len(info.Banks) > 0 {
 		fmt.Fprintf(w, "  Test cards (any future expiry, any CVV, 3-D code %s):\n", challengeCode)
 		for _, line := range cardLines() {

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -38,15 +39,119 @@ type Shop struct {
 	seen    map[string]bool       // webhook ids
 	events  []shopEvent
 	counter int
+	kit     *kitSite // nil: the shop's own Go client and webhook endpoint
 }
 
 type shopOrder struct {
-	OrderID   string
-	PaymentID string
-	Bank      string
-	Amount    int64
-	Created   time.Time
-	Iframe    bool
+	OrderID          string
+	PaymentID        string
+	WixTransactionID string
+	Bank             string
+	Amount           int64
+	Created          time.Time
+	Iframe           bool
+	ViaKit           bool // created through the Velo kit's createTransaction
+}
+
+// eventView is one thing the site learnt about a payment: a verified
+// webhook (Go path) or a submitEvent call made by the Velo kit.
+type eventView struct {
+	ID, Label  string
+	ReasonCode int
+}
+
+// kitAnswer is createTransaction's answer.
+type kitAnswer struct {
+	PluginTransactionID string `json:"pluginTransactionId"`
+	RedirectURL         string `json:"redirectUrl"`
+	ReasonCode          int    `json:"reasonCode"`
+	ErrorCode           string `json:"errorCode"`
+	ErrorMessage        string `json:"errorMessage"`
+}
+
+// kitCreate calls the kit's createTransaction with the options Wix passes.
+func kitCreate(ctx context.Context, kit *kitSite, req *api.CreatePayment) (*kitAnswer, error) {
+	first, last, _ := strings.Cut(req.Customer.Name, " ")
+	opts := map[string]any{
+		"wixTransactionId":    req.WixTransactionID,
+		"paymentMethod":       "posrelay",
+		"merchantCredentials": map[string]string{"bank": req.Bank},
+		"fraudInformation":    map[string]string{"remoteIp": req.Customer.IP},
+		"order": map[string]any{
+			"_id": req.OrderID,
+			"description": map[string]any{
+				"totalAmount":    strconv.FormatInt(req.Amount, 10),
+				"currency":       req.Currency,
+				"buyerInfo":      map[string]string{"buyerLanguage": req.Language},
+				"billingAddress": map[string]string{"email": req.Customer.Email, "firstName": first, "lastName": last},
+			},
+			"returnUrls": map[string]string{"successUrl": req.ReturnURLs.Success, "errorUrl": req.ReturnURLs.Error,
+				"cancelUrl": req.ReturnURLs.Cancel, "pendingUrl": req.ReturnURLs.Pending},
+		},
+	}
+	body, _ := json.Marshal(opts)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, kit.URL+"/_plugin/createTransaction", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var a kitAnswer
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&a); err != nil {
+		return nil, fmt.Errorf("createTransaction answer: %w", err)
+	}
+	return &a, nil
+}
+
+// kitEvents reads the submitEvent calls the kit made for a transaction.
+func kitEvents(ctx context.Context, kit *kitSite, wixTransactionID string) []eventView {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, kit.URL+"/_submitted", nil)
+	if err != nil {
+		return nil
+	}
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	type detail struct {
+		WixTransactionID string `json:"wixTransactionId"`
+		PluginRefundID   string `json:"pluginRefundId"`
+		Amount           string `json:"amount"`
+		ReasonCode       int    `json:"reasonCode"`
+		ErrorCode        string `json:"errorCode"`
+	}
+	var calls []struct {
+		Event struct {
+			Transaction *detail `json:"transaction"`
+			Refund      *detail `json:"refund"`
+		} `json:"event"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&calls) != nil {
+		return nil
+	}
+	var out []eventView
+	for i, c := range calls {
+		switch e := c.Event; {
+		case e.Transaction != nil && e.Transaction.WixTransactionID == wixTransactionID:
+			label := "submitEvent: transaction approved"
+			if e.Transaction.ReasonCode != 0 {
+				label = "submitEvent: transaction declined, " + e.Transaction.ErrorCode
+			}
+			out = append(out, eventView{ID: fmt.Sprintf("call %d", i+1), Label: label, ReasonCode: e.Transaction.ReasonCode})
+		case e.Refund != nil && e.Refund.WixTransactionID == wixTransactionID:
+			label := "submitEvent: refund " + e.Refund.Amount + " approved"
+			if e.Refund.ReasonCode != 0 {
+				label = "submitEvent: refund declined, " + e.Refund.ErrorCode
+			}
+			out = append(out, eventView{ID: fmt.Sprintf("call %d", i+1), Label: label, ReasonCode: e.Refund.ReasonCode})
+		}
+	}
+	return out
 }
 
 type shopEvent struct {
@@ -70,10 +175,10 @@ func NewShop(relayURL, keyID, secret, whsec, base string, banks []string) (*Shop
 	}, nil
 }
 
-func startShop(ctx context.Context, wg *sync.WaitGroup, info *Info) (string, error) {
+func startShop(ctx context.Context, wg *sync.WaitGroup, info *Info) (*Shop, string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("stand-in shop: %w", err)
+		return nil, "", fmt.Errorf("stand-in shop: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
 	banks := make([]string, 0, len(info.Banks))
@@ -83,10 +188,17 @@ func startShop(ctx context.Context, wg *sync.WaitGroup, info *Info) (string, err
 	shop, err := NewShop(info.Relay, info.KeyID, info.Secret, info.WebhookSecret, base, banks)
 	if err != nil {
 		ln.Close()
-		return "", err
+		return nil, "", err
 	}
 	serveBackground(ctx, wg, ln, shop.Handler())
-	return base, nil
+	return shop, base, nil
+}
+
+// useKit makes the Velo kit the shop's backend (see kitSite).
+func (s *Shop) useKit(k *kitSite) {
+	s.mu.Lock()
+	s.kit = k
+	s.mu.Unlock()
 }
 
 // serveBackground serves h on ln until ctx is done.
@@ -127,7 +239,10 @@ func (s *Shop) home(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	sort.Slice(orders, func(i, j int) bool { return orders[i].Created.After(orders[j].Created) })
-	render(w, homeTmpl, map[string]any{"Banks": s.banks, "Orders": orders, "Cards": cardLines()})
+	s.mu.Lock()
+	kit := s.kit != nil
+	s.mu.Unlock()
+	render(w, homeTmpl, map[string]any{"Banks": s.banks, "Orders": orders, "Cards": cardLines(), "Kit": kit})
 }
 
 func (s *Shop) newOrderID() string {
@@ -163,22 +278,44 @@ func (s *Shop) checkout(w http.ResponseWriter, r *http.Request) {
 		// Wix hands the plugin a wixTransactionId; the shop makes one up.
 		WixTransactionID: "wix-" + orderID,
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), 12*time.Second)
 	defer cancel()
-	p, err := s.client.CreatePayment(ctx, req, "")
-	if err != nil {
-		renderError(w, http.StatusBadGateway, "The relay refused the payment: "+err.Error())
-		return
-	}
-	o := &shopOrder{OrderID: orderID, PaymentID: p.ID, Bank: p.Bank, Amount: amount, Created: time.Now(), Iframe: r.FormValue("iframe") == "on"}
 	s.mu.Lock()
-	s.orders[orderID], s.byPay[p.ID] = o, o
+	kit := s.kit
+	s.mu.Unlock()
+	var paymentID, redirectURL, bankName string
+	viaKit := kit != nil && req.Type != "preauth" && inst == 0
+	if viaKit {
+		// As a Wix site: the payment plugin's createTransaction (Wix has no
+		// installments or pre-authorisations; those go the Go path below).
+		res, err := kitCreate(ctx, kit, req)
+		if err != nil {
+			renderError(w, http.StatusBadGateway, "The Velo kit failed: "+err.Error())
+			return
+		}
+		if res.ReasonCode != 0 || res.RedirectURL == "" {
+			renderError(w, http.StatusBadGateway, fmt.Sprintf("createTransaction answered reason code %d (%s): %s", res.ReasonCode, res.ErrorCode, res.ErrorMessage))
+			return
+		}
+		paymentID, redirectURL, bankName = res.PluginTransactionID, res.RedirectURL, req.Bank
+	} else {
+		p, err := s.client.CreatePayment(ctx, req, "")
+		if err != nil {
+			renderError(w, http.StatusBadGateway, "The relay refused the payment: "+err.Error())
+			return
+		}
+		paymentID, redirectURL, bankName = p.ID, p.RedirectURL, p.Bank
+	}
+	o := &shopOrder{OrderID: orderID, PaymentID: paymentID, Bank: bankName, Amount: amount, Created: time.Now(), Iframe: r.FormValue("iframe") == "on",
+		WixTransactionID: req.WixTransactionID, ViaKit: viaKit}
+	s.mu.Lock()
+	s.orders[orderID], s.byPay[paymentID] = o, o
 	s.mu.Unlock()
 	if o.Iframe {
-		http.Redirect(w, r, "/frame?"+url.Values{"u": {p.RedirectURL}, "order": {orderID}}.Encode(), http.StatusSeeOther)
+		http.Redirect(w, r, "/frame?"+url.Values{"u": {redirectURL}, "order": {orderID}}.Encode(), http.StatusSeeOther)
 		return
 	}
-	http.Redirect(w, r, p.RedirectURL, http.StatusSeeOther)
+	http.Redirect(w, r, redirectURL, http.StatusSeeOther)
 }
 
 // frame shows the relay's page inside an iframe, the way Wix may show a
@@ -208,7 +345,17 @@ func (s *Shop) ret(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusBadGateway, "Could not read the payment from the relay: "+err.Error())
 		return
 	}
-	events := s.eventsFor(o.PaymentID)
+	var events []eventView
+	s.mu.Lock()
+	kit := s.kit
+	s.mu.Unlock()
+	if o.ViaKit && kit != nil {
+		events = kitEvents(r.Context(), kit, o.WixTransactionID)
+	} else {
+		for _, e := range s.eventsFor(o.PaymentID) {
+			events = append(events, eventView{ID: e.ID, Label: e.Event.Type, ReasonCode: e.Event.Data.ReasonCode})
+		}
+	}
 	msg := ""
 	if p.Result != nil {
 		msg = p.Result.Message.EN
@@ -216,7 +363,7 @@ func (s *Shop) ret(w http.ResponseWriter, r *http.Request) {
 	render(w, returnTmpl, map[string]any{
 		"Order": o, "Payment": p, "Result": r.URL.Query().Get("result"), "Message": msg,
 		"Events": events, "Waiting": len(events) == 0 && p.Status != "pending",
-		"Amount": bank.FormatAmount(p.Amount),
+		"Amount": bank.FormatAmount(p.Amount), "ViaKit": o.ViaKit,
 	})
 }
 
@@ -284,7 +431,14 @@ func (s *Shop) orderJSON(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"order": o, "payment": p, "webhooks": s.eventsFor(o.PaymentID)})
+	out := map[string]any{"order": o, "payment": p, "webhooks": s.eventsFor(o.PaymentID)}
+	s.mu.Lock()
+	kit := s.kit
+	s.mu.Unlock()
+	if o.ViaKit && kit != nil {
+		out["submitEvents"] = kitEvents(r.Context(), kit, o.WixTransactionID)
+	}
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func clientIP(r *http.Request) string {
@@ -316,6 +470,7 @@ button{padding:.6rem 1.4rem;font-size:1rem;border-radius:6px;border:0;background
 var homeTmpl = template.Must(template.New("home").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>Demo shop — posrelay</title>` + shopStyle + `</head><body>
 <h1>Demo shop</h1><p>This page plays the Wix site: it starts a payment through the relay's signed API, as the Velo payment plugin would.</p>
+{{if .Kit}}<p id="backend">Its backend is the Velo kit from <code>wix/</code> running under Node — the payment plugin's <code>createTransaction</code> and the <code>post_posrelay</code> HTTP function — so this is the code a Wix site runs. (Wix has no installments or pre-authorisations: choosing those uses the relay's Go client instead.)</p>{{end}}
 <form method="post" action="/checkout"><fieldset>
 <label>Amount (TRY) <input name="amount" id="amount" value="149.90" inputmode="decimal"></label>
 <label>Bank <select name="bank" id="bank">{{range .Banks}}<option value="{{.}}">{{.}}</option>{{end}}</select></label>
@@ -343,8 +498,8 @@ Payment <strong>{{.Payment.Status}}</strong> — {{.Amount}} {{.Payment.Currency
 {{if .Message}}<p id="message">{{.Message}}</p>{{end}}
 {{if .Payment.Result}}<p>Bank code <code>{{.Payment.Result.BankCode}}</code>{{if .Payment.Result.ReasonCode}}, Wix reason code <code>{{.Payment.Result.ReasonCode}}</code>{{end}}.</p>{{end}}
 <p>The relay sent the shopper back to the <code>{{.Result}}</code> return URL.</p>
-<h2>Webhooks received for this payment</h2>
-{{if .Events}}<ul id="webhooks">{{range .Events}}<li><code>{{.Event.Type}}</code> ({{.ID}}) {{if .Event.Data.ReasonCode}}reason {{.Event.Data.ReasonCode}}{{end}}</li>{{end}}</ul>
+<h2>{{if .ViaKit}}What the Velo kit told Wix (post_posrelay → submitEvent){{else}}Webhooks received for this payment{{end}}</h2>
+{{if .Events}}<ul id="webhooks">{{range .Events}}<li><code>{{.Label}}</code> ({{.ID}}) {{if .ReasonCode}}reason {{.ReasonCode}}{{end}}</li>{{end}}</ul>
 {{else}}<p id="webhooks-waiting">Waiting for the relay's webhook…</p>{{end}}
 <p><a href="/">Back to the shop</a></p></body></html>`))
 

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +56,11 @@ func startDemo(t *testing.T, o demo.Options) *stack {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
+	if !o.NoKit && !kitTest(t) {
+		// These tests read the shop's own webhook log; the browser test
+		// runs the shop on the Velo kit.
+		o.NoKit = true
+	}
 	if o.StateDir == "" {
 		o.StateDir = t.TempDir()
 	}
@@ -85,9 +92,21 @@ func startDemo(t *testing.T, o demo.Options) *stack {
 			t.Error("demo did not stop in 30 s")
 		}
 	}
+	bankURLs := []string{}
+	for _, b := range info.Banks {
+		bankURLs = append(bankURLs, b.Endpoint)
+	}
+	watch(s.secrets(), bankURLs...)
 	t.Cleanup(func() {
+		if s.Shop != "" { // every webhook the shop got passes the leak scan on the way
+			if resp, err := http.Get(s.Shop + "/webhooks.json"); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
 		s.stop()
 		s.scanLogs(t)
+		checkLeaks(t, "demo relay log", []byte(s.logs.String()))
 	})
 	// demo.json must be there once Ready fired.
 	raw, err := os.ReadFile(filepath.Join(o.StateDir, "demo.json"))
@@ -160,3 +179,6 @@ func luhn(d string) bool {
 	}
 	return sum%10 == 0
 }
+
+// kitTest reports whether the test runs the demo shop on the Velo kit.
+func kitTest(t *testing.T) bool { return strings.HasPrefix(t.Name(), "TestBrowserDemo") }

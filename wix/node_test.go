@@ -1,7 +1,6 @@
-// Package wix holds posrelay's Velo kit (JavaScript, for Wix sites) and
-// this Go test, which runs the kit's Node tests against a real relay and
-// the bank simulators.
-package wix
+// This Go test runs the Velo kit's Node tests against a real relay and the
+// bank simulators.
+package wix_test
 
 import (
 	"bytes"
