@@ -31,8 +31,9 @@ func runDemo(ctx context.Context, args []string, stdio Stdio) error {
 	fs.Var(banks, "bank-url", "point a bank's demo account at another simulator: `bank=URL` (repeatable)")
 	models := bankURLs{}
 	fs.Var(models, "model", "use another payment model for a bank: `bank=model`, e.g. halkbank=3d or qnb=3DModel (repeatable)")
+	noKit := fs.Bool("no-kit", false, "keep the shop on its Go client even when Node is installed (by default its backend is the Velo kit under Node)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return demo.Run(ctx, demo.Options{Addr: *addr, StateDir: *state, WebhookURL: *webhook, BankURLs: banks, Models: models, Out: stdio.Out})
+	return demo.Run(ctx, demo.Options{Addr: *addr, StateDir: *state, WebhookURL: *webhook, BankURLs: banks, Models: models, NoKit: *noKit, Out: stdio.Out})
 }
