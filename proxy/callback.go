@@ -57,27 +57,13 @@ func readCallback(ctx *fasthttp.RequestCtx) (*bank.Callback, error) {
 func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 	rs.route = "/callback/{token}"
 	token := strings.TrimPrefix(path, "/callback/")
-	t := textFor("tr")
 	c := context.Background()
-	if !validToken(token) {
-		rs.code = "payment_not_found"
-		r.messagePage(ctx, fasthttp.StatusNotFound, t, nil, t.Title, t.NotFound, "", "")
+	p := r.paymentByToken(ctx, rs, textFor("tr"), token, r.journal.PaymentByCallbackToken)
+	if p == nil {
 		return
 	}
-	p, err := r.journal.PaymentByCallbackToken(c, token)
-	if errors.Is(err, store.ErrNotFound) {
-		rs.code = "payment_not_found"
-		r.messagePage(ctx, fasthttp.StatusNotFound, t, nil, t.Title, t.NotFound, "", "")
-		return
-	}
-	if err != nil {
-		rs.cause = err
-		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, nil, t.Title, t.BankUnavailable, "", "")
-		return
-	}
-	rs.payment, rs.bank, rs.site = p.ID, p.Bank, p.SiteID
 	site := r.siteByID[p.SiteID]
-	t = textFor(p.Language)
+	t := textFor(p.Language)
 
 	switch {
 	case p.Status != store.StatusPending || p.Stage == store.StageDone:

@@ -211,23 +211,10 @@ func (r *Relay) pay(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 		rs.route += "/" + action
 	}
 	t := textFor(string(ctx.QueryArgs().Peek("lang")))
-	if !validToken(token) {
-		rs.code = "payment_not_found"
-		r.messagePage(ctx, fasthttp.StatusNotFound, t, nil, t.Title, t.NotFound, "", "")
+	p := r.paymentByToken(ctx, rs, t, token, r.journal.PaymentByPayToken)
+	if p == nil {
 		return
 	}
-	p, err := r.journal.PaymentByPayToken(context.Background(), token)
-	if errors.Is(err, store.ErrNotFound) {
-		rs.code = "payment_not_found"
-		r.messagePage(ctx, fasthttp.StatusNotFound, t, nil, t.Title, t.NotFound, "", "")
-		return
-	}
-	if err != nil {
-		rs.cause = err
-		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, nil, t.Title, t.BankUnavailable, "", "")
-		return
-	}
-	rs.payment, rs.bank, rs.site = p.ID, p.Bank, p.SiteID
 	if l := string(ctx.QueryArgs().Peek("lang")); l == "tr" || l == "en" {
 		p.Language = l
 	}
@@ -307,21 +294,52 @@ func (r *Relay) showPay(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment
 	r.beginStep(ctx, rs, p, g, step)
 }
 
+// endAtStep finishes a payment whose bank step itself gave the final
+// answer (e.g. a card not enrolled in 3-D Secure) and sends the shopper on.
+func (r *Relay) endAtStep(ctx *fasthttp.RequestCtx, rs *reqState, id string, out *bank.Outcome) {
+	c := context.Background()
+	np, err := r.finalize(c, id, func(q *store.Payment) bool { return q.Status == store.StatusPending },
+		outcomeStatus(out), out, "bank_step")
+	if err != nil {
+		rs.cause = err
+		np, _ = r.journal.GetPayment(c, id)
+	}
+	rs.decision = "bank_step_ended"
+	if np != nil {
+		r.sendBack(ctx, np)
+	}
+}
+
+// paymentByToken finds the payment a page token names, or answers the
+// page itself (not found, or an internal error) and returns nil.
+func (r *Relay) paymentByToken(ctx *fasthttp.RequestCtx, rs *reqState, t *pageText, token string,
+	lookup func(context.Context, string) (*store.Payment, error)) *store.Payment {
+	if !validToken(token) {
+		rs.code = "payment_not_found"
+		r.messagePage(ctx, fasthttp.StatusNotFound, t, nil, t.Title, t.NotFound, "", "")
+		return nil
+	}
+	p, err := lookup(context.Background(), token)
+	if errors.Is(err, store.ErrNotFound) {
+		rs.code = "payment_not_found"
+		r.messagePage(ctx, fasthttp.StatusNotFound, t, nil, t.Title, t.NotFound, "", "")
+		return nil
+	}
+	if err != nil {
+		rs.cause = err
+		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, nil, t.Title, t.BankUnavailable, "", "")
+		return nil
+	}
+	rs.payment, rs.bank, rs.site = p.ID, p.Bank, p.SiteID
+	return p
+}
+
 // beginStep arms the callback (created → bankstep, saving the adapter's
 // state) and shows the bank step. The pay token cannot start it again.
 func (r *Relay) beginStep(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment, g gateway, step *bank.Step) {
 	c := context.Background()
 	if step.Outcome != nil {
-		np, err := r.finalize(c, p.ID, func(q *store.Payment) bool { return q.Status == store.StatusPending },
-			outcomeStatus(step.Outcome), step.Outcome, "bank_step")
-		if err != nil {
-			rs.cause = err
-			np, _ = r.journal.GetPayment(c, p.ID)
-		}
-		rs.decision = "bank_step_ended"
-		if np != nil {
-			r.sendBack(ctx, np)
-		}
+		r.endAtStep(ctx, rs, p.ID, step.Outcome)
 		return
 	}
 	_, err := r.journal.UpdatePayment(c, p.ID, func(q *store.Payment) (*store.Change, error) {
@@ -573,16 +591,7 @@ func (r *Relay) submitCard(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Paym
 		}
 	}
 	if step.Outcome != nil {
-		np, err := r.finalize(c, p.ID, func(q *store.Payment) bool { return q.Status == store.StatusPending },
-			outcomeStatus(step.Outcome), step.Outcome, "bank_step")
-		if err != nil {
-			rs.cause = err
-			np, _ = r.journal.GetPayment(c, p.ID)
-		}
-		rs.decision = "bank_step_ended"
-		if np != nil {
-			r.sendBack(ctx, np)
-		}
+		r.endAtStep(ctx, rs, p.ID, step.Outcome)
 		return
 	}
 	rs.decision = "bank_step"
