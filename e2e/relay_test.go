@@ -65,6 +65,7 @@ func newReceiver(t *testing.T, whsec string, now func() time.Time) *receiver {
 	rc := &receiver{key: key, now: now}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		leaks.Check("webhook body", body)
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
 		if rc.down {
@@ -109,14 +110,27 @@ type relayStack struct {
 	stop     func()
 	secret   string
 	storeKey string
+	simClock *simClock
 }
 
 func newRelayStack(t *testing.T, model string) *relayStack {
 	t.Helper()
-	s := &relayStack{t: t, stateDir: t.TempDir(), clock: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}, logs: &syncBuffer{}}
+	return newRelayStackWith(t, model, nil)
+}
+
+// newRelayStackWith builds the stack with the simulator's handler wrapped
+// (a faulty network between the relay and the bank); the simulator's clock
+// is s.simClock.
+func newRelayStackWith(t *testing.T, model string, wrap func(http.Handler) http.Handler) *relayStack {
+	t.Helper()
+	s := &relayStack{t: t, stateDir: t.TempDir(), clock: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}, logs: &syncBuffer{}, simClock: &simClock{}}
 	s.storeKey = "sk-" + signer.NewNonce()
-	s.sim = est.New(est.Config{ClientID: "190100000", StoreKey: s.storeKey, APIUser: "API", APIPassword: "pw-123"})
-	simSrv := httptest.NewServer(s.sim.Handler())
+	s.sim = est.New(est.Config{ClientID: "190100000", StoreKey: s.storeKey, APIUser: "API", APIPassword: "pw-123", Now: s.simClock.Now})
+	var h http.Handler = s.sim.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	simSrv := httptest.NewServer(h)
 	t.Cleanup(simSrv.Close)
 	s.simURL = simSrv.URL
 	keyID, secret := signer.NewKeySecret()
@@ -144,6 +158,7 @@ sites:
       - {bank: halkbank, environment: sim, model: %s, client_id: "190100000", api_user: API, store_key: "${STORE_KEY}", api_password: "${API_PASSWORD}"}
 `, s.addr, s.addr, s.stateDir, s.simURL, keyID, s.recv.srv.URL+"/_functions/posrelay", model)
 	s.client = &relayclient.Client{BaseURL: "http://" + s.addr, KeyID: keyID, Secret: []byte(secret), Now: s.clock.Now}
+	watch([]string{secret, whsec, s.storeKey, "pw-123"}, s.simURL)
 	s.start()
 	t.Cleanup(func() {
 		if s.stop != nil {
@@ -157,6 +172,7 @@ sites:
 		for _, pan := range findPANs(s.logs.String()) {
 			t.Errorf("a card number appears in the logs: %s…", pan[:6])
 		}
+		checkLeaks(t, "relay log", []byte(s.logs.String()))
 	})
 	return s
 }

@@ -439,7 +439,9 @@ sites:
 		for _, pan := range findPANs(logs.String()) {
 			t.Errorf("a card number appears in the logs: %s…", pan[:6])
 		}
+		checkLeaks(t, "relay log", []byte(logs.String()))
 	})
+	watch([]string{secret, whsec, password}, "http://"+simLn.Addr().String())
 	return &vakifStack{clock: clock, sim: sim, relay: r, journal: j, recv: recv, url: "http://" + addr,
 		client: &relayclient.Client{BaseURL: "http://" + addr, KeyID: keyID, Secret: []byte(secret), Now: clock.Now}}
 }

@@ -1,0 +1,179 @@
+package leakscan
+
+import (
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+var typed = Card{PAN: "4355084355084358", CVV: "000", Month: "12", Year: "2030"}
+
+func kinds(hits []Hit) []string {
+	var out []string
+	for _, h := range hits {
+		out = append(out, h.Kind)
+	}
+	return out
+}
+
+func TestFinds(t *testing.T) {
+	s := New("sk-0123456789abcdef", "whsec_c2VjcmV0LWJ5dGVzLWZvci13ZWJob29r", "p@ss word/+=")
+	s.AddCards(typed)
+	tests := []struct {
+		name, text, kind string
+	}{
+		{"plain PAN in JSON", `{"number":"5400000000000005"}`, KindPAN},
+		{"known PAN inside an identifier", `id=abc4355084355084358def`, KindKnownPAN},
+		{"grouped PAN", `card 4000 0000 0000 0515 ok`, KindPAN},
+		{"dashed PAN", `card=4000-0000-0000-0549`, KindPAN},
+		{"19-digit PAN", `pan=6011000000000000001 `, KindPAN},
+		{"13-digit PAN", `x 4222222222222 y`, KindPAN},
+		{"cvv form", `number=1&cvv=123&holder=x`, KindCVV},
+		{"cvv JSON", `{"cvv": "0000"}`, KindCVV},
+		{"cv2 input", `<input type="hidden" name="cv2" value="000">`, KindCVV},
+		{"cv2 input value first", `<input value="000" type="hidden" name="cv2">`, KindCVV},
+		{"Cvv2Val XML", `<Cvv2Val>123</Cvv2Val>`, KindCVV},
+		{"cvv zap field", `"msg":"x","cvv":"000"`, KindCVV},
+		{"expiry XML", `<Expires>12/30</Expires>`, KindExpiry},
+		{"expiry form", `exp_month=12&exp_year=2030`, KindExpiry},
+		{"expiry EST field", `Ecom_Payment_Card_ExpDate_Year=30`, KindExpiry},
+		{"expiry as typed", `card valid thru 12/30.`, KindExpiry},
+		{"expiry as typed, long year", `(12/2030)`, KindExpiry},
+		{"secret", `key sk-0123456789abcdef!`, KindSecret},
+		{"whsec", `"whsec_c2VjcmV0LWJ5dGVzLWZvci13ZWJob29r"`, KindSecret},
+		{"secret URL-escaped", `pw=p%40ss+word%2F%2B%3D`, KindSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hits := s.Scan("test", []byte(tt.text))
+			found := false
+			for _, h := range hits {
+				found = found || h.Kind == tt.kind
+				if strings.Contains(h.String(), "4355084355084358") || strings.Contains(h.String(), "sk-0123456789abcdef") {
+					t.Errorf("the report repeats what it found: %s", h)
+				}
+			}
+			if !found {
+				t.Fatalf("%q: hits %v; want a %s", tt.text, kinds(hits), tt.kind)
+			}
+		})
+	}
+}
+
+func TestNoFalsePositives(t *testing.T) {
+	s := New("sk-0123456789abcdef")
+	s.AddCards(typed)
+	clean := []string{
+		`{"level":"info","ts":1732279512.8391,"msg":"request","duration_ms":0.4321}`,
+		`unix ms 1732279512839 µs 1732279512839123 ns 1732279512839123456`,
+		`trace 3a1234567890123456789bcd hash 9f1234567890123456b`,
+		`TRACEID 0123456789012345abcdef and rnd 98765432109876543210987`, // 23 digits: too long
+		`pay_2z3k4m5n6p7q2r3s4t5u tok abcdefghijklmnopqrstuvwxyz234567`,
+		`masked 435508******4358 and 4355 08** **** 4358`,
+		`HostRefNum 230300671764 AuthCode P12345 amount 14990 TRY`,
+		`<input id="cvv" name="cvv" inputmode="numeric" autocomplete="cc-csc" maxlength="4" required>`,
+		`<select id="exp_month" name="exp_month" autocomplete="cc-exp-month"><option>01</option><option>12</option></select>`,
+		`<label for="cvv">CVV</label>`,
+		`"expiresAt":"2026-12-30T10:00:00Z","createdAt":"2026-11-22T12:30:00Z"`,
+		`date 2030-12-30 and 12/30/2030 and 1.12/30`,
+		`Set-Cookie: a=b; expires=Wed, 21 Oct 2026 07:28:00 GMT`,
+		`amount=149.90&currency=949&taksit=&oid=R1abcde`,
+		`float 0.5400000000000005 is a fraction`,
+		`merchant 000100000013506 request 0000000000000000000`,
+	}
+	for _, text := range clean {
+		if hits := s.Scan("test", []byte(text)); len(hits) > 0 {
+			t.Errorf("%q: unexpected hits %v", text, hits)
+		}
+	}
+}
+
+func TestLuhnAndMask(t *testing.T) {
+	for _, pan := range []string{"4355084355084358", "5400000000000005", "9792000000000003", "4000000000000515"} {
+		if !Luhn(pan) {
+			t.Errorf("Luhn(%s) = false", pan)
+		}
+	}
+	if Luhn("4355084355084359") || Luhn("") || Luhn("43550843a5084358") {
+		t.Error("Luhn accepts a bad number")
+	}
+	if m := Mask("4355084355084358"); m != "435508******4358" {
+		t.Errorf("Mask = %s", m)
+	}
+}
+
+func TestStripFormInputs(t *testing.T) {
+	page := `<form id="bankform" method="post" action="https://bank.example/fim/est3Dgate" target="_top">` +
+		`<input type="hidden" name="pan" value="4355084355084358"><input type="hidden" name="cv2" value="000"></form>` +
+		`<form action="/pay/x/cancel"><input name="cvv" value="123"></form>`
+	out := string(StripFormInputs([]byte(page), []string{"https://bank.example"}, nil))
+	if strings.Contains(out, "4355084355084358") || !strings.Contains(out, `value="123"`) {
+		t.Fatalf("stripped page: %s", out)
+	}
+	cb := `<form action="http://relay/callback/t"><input type="hidden" name="Ecom_Payment_Card_ExpDate_Year" value="30">` +
+		`<input type="hidden" name="pan" value="4355084355084358"></form>`
+	out = string(StripFormInputs([]byte(cb), []string{""}, ExpiryField))
+	if strings.Contains(out, "ExpDate") || !strings.Contains(out, "4355084355084358") {
+		t.Fatalf("stripped callback: %s", out)
+	}
+}
+
+func TestTransport(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"echo":"4355 0843 5508 4358"}`)
+	}))
+	defer srv.Close()
+	c := NewCollector()
+	hc := &http.Client{Transport: c.Transport(http.DefaultTransport)}
+	resp, err := hc.Get(srv.URL + "/pay/abcdefghijklmnopqrstuvwxyz234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "4355") {
+		t.Fatalf("body not handed on: %q", body)
+	}
+	hits := c.Hits()
+	if len(hits) != 1 || hits[0].Kind != KindPAN || strings.Contains(hits[0].Source, "abcdefghijklmnop") {
+		t.Fatalf("hits %v; want one card number with the token redacted", hits)
+	}
+}
+
+// TestRandomDataIsClean: ids, hashes and binary pages (what logs and
+// journal files are full of) give no hits.
+func TestRandomDataIsClean(t *testing.T) {
+	s := New("sk-0123456789abcdef")
+	s.AddCards(typed)
+	r := rand.New(rand.NewPCG(1, 2))
+	bin := make([]byte, 256<<10)
+	for i := range bin {
+		bin[i] = byte(r.Uint32())
+	}
+	for name, text := range map[string][]byte{
+		"binary":     bin,
+		"base64":     []byte(base64.StdEncoding.EncodeToString(bin)),
+		"hex":        []byte(hex.EncodeToString(bin[:64<<10])),
+		"base32 ids": []byte(strings.ToLower(base32.StdEncoding.EncodeToString(bin[:64<<10]))),
+	} {
+		if hits := s.Scan(name, text); len(hits) > 0 {
+			t.Errorf("%s: %d hits, first %s", name, len(hits), hits[0])
+		}
+	}
+}
+
+func TestGroupedTypedCard(t *testing.T) {
+	s := New()
+	s.AddCards(Card{PAN: "4355084355084358", CVV: "4826", Month: "11", Year: "2037"})
+	for _, text := range []string{`"number":"4355 0843 5508 4358"`, `cvv=4826&x=1`, `valid 11/37 only`, `<Expires>11/37</Expires>`} {
+		if hits := s.Scan("t", []byte(text)); len(hits) == 0 {
+			t.Errorf("%q: no hit", text)
+		}
+	}
+}
