@@ -14,6 +14,15 @@ import (
 // calling site.
 func (r *Relay) authenticate(ctx *fasthttp.RequestCtx, rs *reqState) (*config.Site, error) {
 	h := &ctx.Request.Header
+	// An auth header sent twice is ambiguous (a proxy in front may read the
+	// other value): refused, whichever value comes first.
+	for _, name := range [...]string{signer.HeaderKey, signer.HeaderTimestamp, signer.HeaderNonce, signer.HeaderSignature} {
+		if len(h.PeekAll(name)) > 1 {
+			rs.decision = "auth_refused"
+			return nil, &apiError{Status: fasthttp.StatusUnauthorized, Code: signer.CodeMalformedHeader,
+				Message: "the " + name + " header appears more than once; send each of the four auth headers exactly once"}
+		}
+	}
 	key, err := r.verifier.Verify(signer.Request{
 		Method:    string(ctx.Method()),
 		Target:    string(ctx.RequestURI()),

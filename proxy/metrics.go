@@ -19,7 +19,22 @@ import (
 // relay needs a handful, so a dependency would cost more than it saves.
 type metrics struct {
 	m sync.Map // series key → *atomic.Int64
+
+	// byLabels finds a counter from its name and labels as passed, so
+	// that counting on every request's path builds no string: the series
+	// key (with its escaping) is built once per counter.
+	mu       sync.RWMutex
+	byLabels map[labelKey]*atomic.Int64
 }
+
+// labelKey is a counter's name and up to two label pairs, in call order.
+type labelKey struct {
+	name   string
+	n      int
+	labels [4]string
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 // series builds a counter key: name{label="value",…} with labels sorted.
 func series(name string, labels ...string) string {
@@ -28,20 +43,41 @@ func series(name string, labels ...string) string {
 	}
 	pairs := make([]string, 0, len(labels)/2)
 	for i := 0; i+1 < len(labels); i += 2 {
-		v := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(labels[i+1])
-		pairs = append(pairs, labels[i]+`="`+v+`"`)
+		pairs = append(pairs, labels[i]+`="`+labelEscaper.Replace(labels[i+1])+`"`)
 	}
 	sort.Strings(pairs)
 	return name + "{" + strings.Join(pairs, ",") + "}"
 }
 
 func (m *metrics) add(n int64, name string, labels ...string) {
-	k := series(name, labels...)
-	c, ok := m.m.Load(k)
-	if !ok {
-		c, _ = m.m.LoadOrStore(k, new(atomic.Int64))
+	if len(labels) > len(labelKey{}.labels) {
+		m.counter(series(name, labels...)).Add(n)
+		return
 	}
-	c.(*atomic.Int64).Add(n)
+	k := labelKey{name: name, n: len(labels)}
+	copy(k.labels[:], labels)
+	m.mu.RLock()
+	c := m.byLabels[k]
+	m.mu.RUnlock()
+	if c == nil {
+		c = m.counter(series(name, labels...))
+		m.mu.Lock()
+		if m.byLabels == nil {
+			m.byLabels = map[labelKey]*atomic.Int64{}
+		}
+		m.byLabels[k] = c
+		m.mu.Unlock()
+	}
+	c.Add(n)
+}
+
+// counter returns the counter of a series key, made on first use.
+func (m *metrics) counter(key string) *atomic.Int64 {
+	c, ok := m.m.Load(key)
+	if !ok {
+		c, _ = m.m.LoadOrStore(key, new(atomic.Int64))
+	}
+	return c.(*atomic.Int64)
 }
 
 func (m *metrics) inc(name string, labels ...string) { m.add(1, name, labels...) }

@@ -68,7 +68,9 @@ func decodeJSON(body []byte, v any) error {
 		var se *json.SyntaxError
 		switch {
 		case errors.As(err, &te):
-			return errInvalid(jsonField(te.Field), "%s has the wrong type (got a JSON %s); see the API reference.", te.Field, te.Value)
+			// The whole path names the field, as the other checks do
+			// (customer.ip, returnUrls.success).
+			return errInvalid(te.Field, "%s has the wrong type (got a JSON %s); see the API reference.", te.Field, te.Value)
 		case errors.As(err, &se):
 			return errBadRequest("invalid_json", "", "The body is not valid JSON (at byte %d).", se.Offset)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -81,13 +83,6 @@ func decodeJSON(body []byte, v any) error {
 		return errBadRequest("invalid_json", "", "The body holds more than one JSON value.")
 	}
 	return nil
-}
-
-func jsonField(path string) string {
-	if i := strings.LastIndexByte(path, '.'); i >= 0 {
-		return path[i+1:]
-	}
-	return path
 }
 
 // intField reads a JSON integer.
@@ -249,7 +244,9 @@ func checkReturnURL(site *config.Site, field, raw string, required bool) error {
 		}
 		return nil
 	}
-	if len(raw) > 2048 || hasControl(raw) || strings.ContainsAny(raw, " \\<>\"") {
+	// White space anywhere (Unicode's too: the origin check would trim a
+	// trailing U+2028 and pass a URL it did not check) makes it no URL.
+	if len(raw) > 2048 || hasControl(raw) || strings.ContainsAny(raw, " \\<>\"") || strings.IndexFunc(raw, unicode.IsSpace) >= 0 {
 		return errInvalid(field, "%s is not a valid URL", field)
 	}
 	u, err := url.Parse(raw)
@@ -421,9 +418,13 @@ func (r *Relay) getPayment(ctx *fasthttp.RequestCtx, rs *reqState, site *config.
 		}
 		bs = &api.BankStatus{State: string(st.State), Amount: st.Amount, Captured: st.Captured, Refunded: st.Refunded,
 			Settled: st.Settled, Checked: r.now().UTC().Format(time.RFC3339)}
-		if p, err = r.journal.GetPayment(context.Background(), p.ID); err != nil {
-			writeError(ctx, rs, internalError(err))
-			return
+		// refresh changes only a payment that is not final: read it again
+		// only then.
+		if !p.Status.Final() {
+			if p, err = r.journal.GetPayment(context.Background(), p.ID); err != nil {
+				writeError(ctx, rs, internalError(err))
+				return
+			}
 		}
 		rs.decision = "refreshed"
 	}

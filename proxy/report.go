@@ -248,22 +248,25 @@ func (r *Relay) dailyReport(ctx *fasthttp.RequestCtx, rs *reqState, site *config
 		date = r.now().In(turkey).Format("2006-01-02")
 	}
 	check := string(args.Peek("checkBank")) == "true"
+	format := string(args.Peek("format"))
+	if format != "" && format != "json" && format != "csv" {
+		// Refused before the report asks the bank anything.
+		writeError(ctx, rs, errInvalid("format", "format must be json or csv"))
+		return
+	}
 	rep, err := r.DailyReport(context.Background(), site.ID, date, check)
 	if err != nil {
 		writeError(ctx, rs, err)
 		return
 	}
 	rs.decision = "report"
-	switch string(args.Peek("format")) {
-	case "", "json":
-		writeJSON(ctx, fasthttp.StatusOK, rep)
-	case "csv":
+	if format == "csv" {
 		ctx.Response.Header.SetContentType("text/csv; charset=utf-8")
 		ctx.Response.Header.Set("Content-Disposition", `attachment; filename="posrelay-`+date+`.csv"`)
 		ctx.SetBody(rep.CSV())
-	default:
-		writeError(ctx, rs, errInvalid("format", "format must be json or csv"))
+		return
 	}
+	writeJSON(ctx, fasthttp.StatusOK, rep)
 }
 
 // CSV writes the report as one row per payment and per operation, then

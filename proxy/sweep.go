@@ -50,8 +50,10 @@ func (r *Relay) Sweep(ctx context.Context) error {
 		r.resolve(ctx, p)
 	}
 	// Provisioning that started but never finished (the relay stopped).
+	// Selected by stage: however many shoppers are still at the bank's
+	// page, they must not hide it.
 	stuckBefore := now.Add(-2 * r.cfg.Egress.BankTimeout)
-	pending, err := r.journal.ListPayments(ctx, store.PaymentFilter{Status: store.StatusPending, Limit: 500})
+	pending, err := r.journal.ListPayments(ctx, store.PaymentFilter{Status: store.StatusPending, Stage: store.StageCallback, Limit: 500})
 	if err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func (r *Relay) refresh(ctx context.Context, p *store.Payment) (*bank.StatusResu
 	if !ok {
 		return nil, internalError(fmt.Errorf("no gateway for account %s", p.Account))
 	}
-	st, err := g.Status(ctx, r.bankPayment(p))
+	st, err := statusKnowingRefunds(ctx, g, r.bankPayment(p), p.Refunded > 0)
 	if err != nil {
 		return nil, &apiError{Status: 502, Code: "bank_unavailable", Message: "The bank's status service did not answer; try again shortly.", Cause: err}
 	}
@@ -136,4 +138,19 @@ func (r *Relay) refresh(ctx context.Context, p *store.Payment) (*bank.StatusResu
 		return st, internalError(err)
 	}
 	return st, nil
+}
+
+// refundAware is a gateway whose status query can leave out what only
+// matters once a payment has refunds (bank/est: the ORDERHISTORY call).
+type refundAware interface {
+	StatusKnowingRefunds(ctx context.Context, p *bank.Payment, refunds bool) (*bank.StatusResult, error)
+}
+
+// statusKnowingRefunds asks the bank's status API, telling an adapter that
+// can use it whether the journal records refunds of the payment.
+func statusKnowingRefunds(ctx context.Context, g gateway, p *bank.Payment, refunds bool) (*bank.StatusResult, error) {
+	if ra, ok := g.(refundAware); ok {
+		return ra.StatusKnowingRefunds(ctx, p, refunds)
+	}
+	return g.Status(ctx, p)
 }

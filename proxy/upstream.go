@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -28,18 +27,23 @@ type upstream struct {
 	client  *fasthttp.Client
 	list    *allowlist.List
 	timeout time.Duration
-	now     func() time.Time
 }
 
-func newUpstream(list *allowlist.List, d *allowlist.Dialer, timeout time.Duration, roots *x509.CertPool, now func() time.Time) *upstream {
+func newUpstream(list *allowlist.List, d *allowlist.Dialer, timeout time.Duration, roots *x509.CertPool) *upstream {
 	return &upstream{
-		list: list, timeout: timeout, now: now,
+		list: list, timeout: timeout,
 		client: &fasthttp.Client{
-			Name:                          "posrelay",
-			DialTimeout:                   d.DialTimeout,
-			TLSConfig:                     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
+			Name:        "posrelay",
+			DialTimeout: d.DialTimeout,
+			TLSConfig:   &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
+			// Connecting (and the TLS handshake) is done by connect, so that
+			// a failure there is known to have sent nothing.
+			ConfigureClient: func(hc *fasthttp.HostClient) error {
+				hc.DialTimeout = connect(hc.DialTimeout, hc.IsTLS, hc.TLSConfig, timeout)
+				return nil
+			},
 			ReadTimeout:                   timeout,
-			WriteTimeout:                  timeout, // also the TLS handshake deadline
+			WriteTimeout:                  timeout,
 			MaxIdleConnDuration:           30 * time.Second,
 			MaxConnsPerHost:               256,
 			MaxResponseBodySize:           maxBankBody,
@@ -53,7 +57,10 @@ func newUpstream(list *allowlist.List, d *allowlist.Dialer, timeout time.Duratio
 
 // Do implements bank.Doer.
 func (u *upstream) Do(ctx context.Context, r *bank.Request) (*bank.Response, error) {
-	deadline := u.now().Add(u.timeout)
+	// Network deadlines run on the real clock, never the relay's injected
+	// one: a test's clock moved ahead must not lift the bank timeout, nor
+	// one behind real time make every call time out before it is sent.
+	deadline := time.Now().Add(u.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -111,21 +118,65 @@ func (u *upstream) once(method, target, contentType, accept string, body []byte,
 		string(resp.Header.Peek("Location")), nil
 }
 
+// connectError is a failure to connect to the bank, TLS handshake
+// included: the request was not sent.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// connect wraps a HostClient's dial: it connects and, for HTTPS, completes
+// the TLS handshake (fasthttp uses a connection that has done its
+// handshake as it is). Any error here is a connectError. A TLS error
+// after it — an alert or a broken record while the answer is read — comes
+// after the request was written and is not one.
+func connect(dial fasthttp.DialFuncWithTimeout, isTLS bool, base *tls.Config, handshakeTimeout time.Duration) fasthttp.DialFuncWithTimeout {
+	return func(addr string, timeout time.Duration) (net.Conn, error) {
+		conn, err := dial(addr, timeout)
+		if err != nil {
+			return nil, &connectError{err}
+		}
+		if !isTLS {
+			return conn, nil
+		}
+		cfg := base.Clone()
+		if cfg.ServerName == "" {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				conn.Close()
+				return nil, &connectError{err}
+			}
+			cfg.ServerName = host
+		}
+		tc := tls.Client(conn, cfg)
+		d := handshakeTimeout
+		if timeout > 0 && timeout < d {
+			d = timeout
+		}
+		_ = tc.SetDeadline(time.Now().Add(d))
+		if err := tc.Handshake(); err != nil {
+			conn.Close()
+			return nil, &connectError{err}
+		}
+		_ = tc.SetDeadline(time.Time{})
+		return tc, nil
+	}
+}
+
 // classify turns a transport error into a bank.TransportError that says
 // whether the request may have reached the bank.
 func classify(err error) error {
 	te := &bank.TransportError{Op: "bank call", Err: err}
 	var netErr net.Error
-	var opErr *net.OpError
-	var certErr *tls.CertificateVerificationError
-	var recErr tls.RecordHeaderError
+	var connErr *connectError
 	switch {
 	case errors.Is(err, allowlist.ErrDenied):
+	case errors.As(err, &connErr):
+		// Not connected, or the TLS handshake failed: nothing was sent. A
+		// timeout stays open (as it always was) until a status query.
+		te.Timeout = errors.Is(err, fasthttp.ErrDialTimeout) || errors.As(err, &netErr) && netErr.Timeout()
 	case errors.Is(err, fasthttp.ErrDialTimeout):
 		te.Timeout = true
-	case errors.As(err, &opErr) && opErr.Op == "dial":
-	case errors.As(err, &certErr), errors.As(err, &recErr), strings.Contains(err.Error(), "tls: "):
-		// The handshake failed: nothing was sent.
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 	case errors.Is(err, fasthttp.ErrTimeout), errors.As(err, &netErr) && netErr.Timeout():
 		te.Timeout, te.Sent = true, true

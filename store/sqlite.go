@@ -51,7 +51,7 @@ const DefaultBusyTimeout = 5 * time.Second
 type SQLite struct {
 	path  string
 	w     *sql.DB // one connection, BEGIN IMMEDIATE; used by the committer only
-	r     *sql.DB // readers, PRAGMA query_only
+	r     readDB  // readers, PRAGMA query_only
 	stmts map[string]*sql.Stmt
 	now   func() time.Time
 
@@ -116,6 +116,12 @@ func OpenSQLite(path string, opts SQLiteOptions) (*SQLite, error) {
 		"busy_timeout("+busyMS+")",
 		"foreign_keys(1)",
 		"synchronous("+syncMode+")",
+		// Each write of a batch runs in a savepoint, whose rollback
+		// journal SQLite keeps in a temporary file by default: a pwrite
+		// per changed page, a fifth of a creation's CPU time. In memory
+		// it costs no system call; it only ever serves ROLLBACK TO, so
+		// durability is the WAL's, as before.
+		"temp_store(memory)",
 	))
 	if err != nil {
 		return nil, fail("%w", err)
@@ -163,10 +169,44 @@ func OpenSQLite(path string, opts SQLiteOptions) (*SQLite, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s.r = r
+	// Parsing a payment SELECT took a fifth of a refreshed payment read's
+	// CPU time, as with the writes: prepare the reads of request handling
+	// once too.
+	s.r = readDB{DB: r, stmts: make(map[string]*sql.Stmt, len(preparedReads))}
+	for _, q := range preparedReads {
+		st, err := r.PrepareContext(ctx, q)
+		if err != nil {
+			r.Close()
+			w.Close()
+			return nil, fail("prepare %.40q…: %v", q, err)
+		}
+		s.r.stmts[q] = st
+	}
 	s.queue, s.closing, s.stopped = make(chan *writeReq), make(chan struct{}), make(chan struct{})
 	go s.commitLoop()
 	return s, nil
+}
+
+// readDB is the reader pool. Queries of preparedReads run as statements
+// prepared once: database/sql prepares each on a reader connection the
+// first time that connection runs it and keeps it there.
+type readDB struct {
+	*sql.DB
+	stmts map[string]*sql.Stmt // read-only after OpenSQLite
+}
+
+func (d readDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := d.stmts[query]; st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return d.DB.QueryContext(ctx, query, args...)
+}
+
+func (d readDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := d.stmts[query]; st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return d.DB.QueryRowContext(ctx, query, args...)
 }
 
 // dsn builds a file: URI for the modernc driver: the path is escaped (a '?'

@@ -103,7 +103,7 @@ func (s *SQLite) PaymentByPayToken(ctx context.Context, token string) (*Payment,
 		return nil, errKind(ErrNotFound, "payment with an empty pay token not found")
 	}
 	// The token is a bearer secret: errors do not repeat it.
-	return s.onePayment(ctx, s.r, "with this pay token", "SELECT "+paymentCols+" FROM payments WHERE pay_token = ?", token)
+	return s.onePayment(ctx, s.r, "with this pay token", paymentByPayTokenSQL, token)
 }
 
 // PaymentByCallbackToken finds a payment by its callback token, or
@@ -112,14 +112,12 @@ func (s *SQLite) PaymentByCallbackToken(ctx context.Context, token string) (*Pay
 	if token == "" {
 		return nil, errKind(ErrNotFound, "payment with an empty callback token not found")
 	}
-	return s.onePayment(ctx, s.r, "with this callback token", "SELECT "+paymentCols+" FROM payments WHERE callback_token = ?", token)
+	return s.onePayment(ctx, s.r, "with this callback token", paymentByCallbackTokenSQL, token)
 }
 
 // PaymentsByOrder lists a site's payments for one order id, oldest first.
 func (s *SQLite) PaymentsByOrder(ctx context.Context, siteID, orderID string) ([]*Payment, error) {
-	ps, err := collect(ctx, s.r, scanPayment,
-		"SELECT "+paymentCols+" FROM payments WHERE site_id = ? AND order_id = ? ORDER BY created_at, rowid",
-		siteID, orderID)
+	ps, err := collect(ctx, s.r, scanPayment, paymentsByOrderSQL, siteID, orderID)
 	if err != nil {
 		return nil, fmt.Errorf("store: payments of order %s/%s: %w", siteID, orderID, err)
 	}
@@ -141,6 +139,9 @@ func (s *SQLite) ListPayments(ctx context.Context, f PaymentFilter) ([]*Payment,
 	}
 	if f.Status != "" {
 		add("status = ?", string(f.Status))
+	}
+	if f.Stage != "" {
+		add("stage = ?", string(f.Stage))
 	}
 	if !f.CreatedFrom.IsZero() {
 		add("created_at >= ?", f.CreatedFrom.UnixMilli())
@@ -397,7 +398,7 @@ func (s *SQLite) Events(ctx context.Context, paymentID string) ([]Event, error) 
 
 // GetOperation returns an operation, or ErrNotFound.
 func (s *SQLite) GetOperation(ctx context.Context, id string) (*Operation, error) {
-	op, err := scanOperation(s.r.QueryRowContext(ctx, "SELECT "+operationCols+" FROM operations WHERE id = ?", id))
+	op, err := scanOperation(s.r.QueryRowContext(ctx, operationByIDSQL, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errKind(ErrNotFound, "operation %s not found", id)
 	}
@@ -409,8 +410,7 @@ func (s *SQLite) GetOperation(ctx context.Context, id string) (*Operation, error
 
 // Operations lists a payment's operations, oldest first.
 func (s *SQLite) Operations(ctx context.Context, paymentID string) ([]*Operation, error) {
-	ops, err := collect(ctx, s.r, scanOperation,
-		"SELECT "+operationCols+" FROM operations WHERE payment_id = ? ORDER BY created_at, rowid", paymentID)
+	ops, err := collect(ctx, s.r, scanOperation, operationsOfPaymentSQL, paymentID)
 	if err != nil {
 		return nil, fmt.Errorf("store: operations of payment %s: %w", paymentID, err)
 	}
@@ -448,9 +448,7 @@ func (s *SQLite) GetIdempotency(ctx context.Context, siteID, scope, key string) 
 		hasBody bool
 		created sql.NullInt64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT site_id, scope, key, request_hash, resource_id, status,
-		body, body IS NOT NULL, created_at
-		FROM idempotency WHERE site_id = ? AND scope = ? AND key = ?`, siteID, scope, key).
+	err := s.r.QueryRowContext(ctx, idempotencySQL, siteID, scope, key).
 		Scan(&r.SiteID, &r.Scope, &r.Key, &r.RequestHash, &r.ResourceID, &r.Status, &r.Body, &hasBody, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errKind(ErrNotFound, "idempotency key %q of site %s (%s) not found", key, siteID, scope)
@@ -469,11 +467,7 @@ func (s *SQLite) GetIdempotency(ctx context.Context, siteID, scope, key string) 
 // earlier (by insertion) pending message, in insertion order. limit ≤ 0
 // means no limit.
 func (s *SQLite) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]*Webhook, error) {
-	ws, err := collect(ctx, s.r, scanWebhook, `SELECT `+webhookCols+` FROM webhooks w
-		WHERE w.status = 'pending' AND w.next_attempt_at <= ?
-		AND NOT EXISTS (SELECT 1 FROM webhooks e
-			WHERE e.payment_id = w.payment_id AND e.status = 'pending' AND e.seq < w.seq)
-		ORDER BY w.seq LIMIT ?`, now.UnixMilli(), sqlLimit(limit))
+	ws, err := collect(ctx, s.r, scanWebhook, dueWebhooksSQL, now.UnixMilli(), sqlLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: due webhooks: %w", err)
 	}
@@ -487,10 +481,7 @@ func (s *SQLite) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]*
 // earlier one backs off, and counting it would make the worker spin.
 func (s *SQLite) NextWebhookAt(ctx context.Context) (time.Time, error) {
 	var next sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT min(w.next_attempt_at) FROM webhooks w
-		WHERE w.status = 'pending'
-		AND NOT EXISTS (SELECT 1 FROM webhooks e
-			WHERE e.payment_id = w.payment_id AND e.status = 'pending' AND e.seq < w.seq)`).Scan(&next)
+	err := s.r.QueryRowContext(ctx, nextWebhookAtSQL).Scan(&next)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: next webhook time: %w", err)
 	}

@@ -47,6 +47,32 @@ var (
 		insertEventSQL, upsertOperationSQL, insertIdempotencySQL, insertWebhookSQL}
 )
 
+// The reads of request handling (a payment read, a callback, a creation)
+// and of the outbox worker. OpenSQLite prepares them once on the reader
+// pool; see readDB.
+var (
+	paymentByPayTokenSQL      = "SELECT " + paymentCols + " FROM payments WHERE pay_token = ?"
+	paymentByCallbackTokenSQL = "SELECT " + paymentCols + " FROM payments WHERE callback_token = ?"
+	paymentsByOrderSQL        = "SELECT " + paymentCols + " FROM payments WHERE site_id = ? AND order_id = ? ORDER BY created_at, rowid"
+	operationByIDSQL          = "SELECT " + operationCols + " FROM operations WHERE id = ?"
+	operationsOfPaymentSQL    = "SELECT " + operationCols + " FROM operations WHERE payment_id = ? ORDER BY created_at, rowid"
+	idempotencySQL            = `SELECT site_id, scope, key, request_hash, resource_id, status,
+		body, body IS NOT NULL, created_at
+		FROM idempotency WHERE site_id = ? AND scope = ? AND key = ?`
+	dueWebhooksSQL = `SELECT ` + webhookCols + ` FROM webhooks w
+		WHERE w.status = 'pending' AND w.next_attempt_at <= ?
+		AND NOT EXISTS (SELECT 1 FROM webhooks e
+			WHERE e.payment_id = w.payment_id AND e.status = 'pending' AND e.seq < w.seq)
+		ORDER BY w.seq LIMIT ?`
+	nextWebhookAtSQL = `SELECT min(w.next_attempt_at) FROM webhooks w
+		WHERE w.status = 'pending'
+		AND NOT EXISTS (SELECT 1 FROM webhooks e
+			WHERE e.payment_id = w.payment_id AND e.status = 'pending' AND e.seq < w.seq)`
+
+	preparedReads = []string{paymentByIDSQL, paymentByPayTokenSQL, paymentByCallbackTokenSQL, paymentsByOrderSQL,
+		operationByIDSQL, operationsOfPaymentSQL, idempotencySQL, dueWebhooksSQL, nextWebhookAtSQL}
+)
+
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

@@ -232,6 +232,7 @@ type PaymentFilter struct {
 	CreatedFrom   time.Time // inclusive; zero = no bound
 	CreatedBefore time.Time // exclusive; zero = no bound
 	ExpiresBefore time.Time // ExpiresAt strictly before; zero = no bound
+	Stage         Stage     // "" = any stage
 	Limit         int       // 0 = no limit
 }
 

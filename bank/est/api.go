@@ -1,6 +1,7 @@
 package est
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/xml"
@@ -107,8 +108,17 @@ type cc5Response struct {
 	Extra          map[string]string
 }
 
-// parseResponse reads a CC5Response in ISO-8859-9 or UTF-8.
+// parseResponse reads a CC5Response in ISO-8859-9 or UTF-8: the plain
+// XML banks send through parsePlain, anything else through encoding/xml.
 func parseResponse(body []byte) (*cc5Response, error) {
+	if r, ok := parsePlain(body); ok {
+		return r, nil
+	}
+	return parseXML(body)
+}
+
+// parseXML reads a CC5Response with encoding/xml.
+func parseXML(body []byte) (*cc5Response, error) {
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	dec.CharsetReader = charsetReader
 	r := &cc5Response{Extra: map[string]string{}}
@@ -177,13 +187,81 @@ func (r *cc5Response) set(name, v string) {
 func charsetReader(label string, in io.Reader) (io.Reader, error) {
 	switch strings.ToLower(label) {
 	case "iso-8859-9", "iso8859-9", "latin5":
-		return charmap.ISO8859_9.NewDecoder().Reader(in), nil
+		return newByteDecoder(in, latin5), nil
 	case "windows-1254", "cp1254":
-		return charmap.Windows1254.NewDecoder().Reader(in), nil
+		return newByteDecoder(in, windows1254), nil
 	case "utf-8", "utf8", "":
 		return in, nil
 	}
 	return nil, fmt.Errorf("unsupported charset %q", label)
+}
+
+// The UTF-8 of every byte of the two Turkish single-byte charsets, taken
+// from golang.org/x/text's own decoders.
+var (
+	latin5      = utf8Table(charmap.ISO8859_9)
+	windows1254 = utf8Table(charmap.Windows1254)
+)
+
+func utf8Table(cm *charmap.Charmap) *[256]string {
+	var t [256]string
+	dec := cm.NewDecoder()
+	for i := range t {
+		s, err := dec.Bytes([]byte{byte(i)})
+		if err != nil || len(s) == 0 {
+			s = []byte("\uFFFD")
+		}
+		t[i] = string(s)
+	}
+	return &t
+}
+
+// byteDecoder turns a single-byte charset into UTF-8 as charmap's
+// Decoder().Reader() does, byte by byte: without that reader's two 4 KB
+// buffers, and, being an io.ByteReader, without the 4 KB bufio.Reader
+// encoding/xml would put around it. Every refreshed payment read parses
+// a status answer, so those buffers were most of its garbage.
+type byteDecoder struct {
+	in      io.ByteReader
+	table   *[256]string
+	pending string // the rest of the last byte's UTF-8
+}
+
+func newByteDecoder(in io.Reader, table *[256]string) *byteDecoder {
+	br, ok := in.(io.ByteReader)
+	if !ok {
+		br = bufio.NewReader(in)
+	}
+	return &byteDecoder{in: br, table: table}
+}
+
+func (d *byteDecoder) ReadByte() (byte, error) {
+	if d.pending != "" {
+		c := d.pending[0]
+		d.pending = d.pending[1:]
+		return c, nil
+	}
+	c, err := d.in.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	u := d.table[c]
+	d.pending = u[1:]
+	return u[0], nil
+}
+
+func (d *byteDecoder) Read(p []byte) (int, error) {
+	for n := range p {
+		c, err := d.ReadByte()
+		if err != nil {
+			if n > 0 {
+				return n, nil
+			}
+			return 0, err
+		}
+		p[n] = c
+	}
+	return len(p), nil
 }
 
 // call sends one API request; op names it in errors.
@@ -220,6 +298,20 @@ func (r *cc5Response) hasVerdict() bool {
 // describes the order's newest transaction — a refund once there is one
 // (EST-F14) — so the sale and the refunds are read from the history.
 func (g *Gateway) Status(ctx context.Context, p *bank.Payment) (*bank.StatusResult, error) {
+	return g.status(ctx, p, true)
+}
+
+// StatusKnowingRefunds is Status for a caller whose journal says whether
+// the payment has refunds. While ORDERSTATUS describes the sale itself
+// (CHARGE_TYPE_CD S) and no refund is known, the history would only
+// repeat the sale, so it is not asked: one bank call instead of two. A
+// refund record (CHARGE_TYPE_CD C), no charge type, or a known refund
+// still reads the history.
+func (g *Gateway) StatusKnowingRefunds(ctx context.Context, p *bank.Payment, refunds bool) (*bank.StatusResult, error) {
+	return g.status(ctx, p, refunds)
+}
+
+func (g *Gateway) status(ctx context.Context, p *bank.Payment, history bool) (*bank.StatusResult, error) {
 	resp, err := g.call(ctx, "status", g.query(p.OrderID, "ORDERSTATUS"))
 	if err != nil {
 		return nil, err
@@ -240,6 +332,9 @@ func (g *Gateway) Status(ctx context.Context, p *bank.Payment) (*bank.StatusResu
 	st.Settled = x["SETTLEID"] != ""
 	saleStat, saleProc := x["TRANS_STAT"], x["PROC_RET_CD"]
 	st.Amount, st.Captured = minor(x["ORIG_TRANS_AMT"]), minor(x["CAPTURE_AMT"])
+	if !history && x["CHARGE_TYPE_CD"] == "S" {
+		return saleStatus(st, p, saleStat, saleProc, resp.ErrMsg)
+	}
 	h, err := g.call(ctx, "history", g.query(p.OrderID, "ORDERHISTORY"))
 	if err == nil && h.ProcReturnCode != "00" {
 		err = &bank.TransportError{Op: "history", Sent: true, Err: fmt.Errorf("ORDERHISTORY answered %s: %s", h.ProcReturnCode, h.ErrMsg)}
@@ -264,6 +359,11 @@ func (g *Gateway) Status(ctx context.Context, p *bank.Payment) (*bank.StatusResu
 		// ORDERSTATUS describes the refund; the sale is only in the history.
 		return nil, err
 	}
+	return saleStatus(st, p, saleStat, saleProc, resp.ErrMsg)
+}
+
+// saleStatus completes st from the sale's TRANS_STAT and proc return code.
+func saleStatus(st *bank.StatusResult, p *bank.Payment, saleStat, saleProc, errMsg string) (*bank.StatusResult, error) {
 	switch saleStat {
 	case "A", "C", "S":
 		st.State = bank.TxnApproved
@@ -273,15 +373,15 @@ func (g *Gateway) Status(ctx context.Context, p *bank.Payment) (*bank.StatusResu
 		if saleStat == "A" && st.Captured == 0 && p.Type == bank.Sale {
 			st.Captured = st.Amount
 		}
-		st.Result = bank.NewResult(bank.CodeApproved, saleProc, resp.ErrMsg)
+		st.Result = bank.NewResult(bank.CodeApproved, saleProc, errMsg)
 	case "V", "CNCL":
 		st.State = bank.TxnVoided
-		st.Result = bank.NewResult(bank.CodeAlreadyVoided, saleProc, resp.ErrMsg)
+		st.Result = bank.NewResult(bank.CodeAlreadyVoided, saleProc, errMsg)
 	case "PN":
 		st.State = bank.TxnPending
 	case "D", "ERR", "R":
 		st.State = bank.TxnDeclined
-		st.Result = procResult(saleProc, resp.ErrMsg, "")
+		st.Result = procResult(saleProc, errMsg, "")
 	default:
 		// Not a state §1.7.6 lists: no reason to call the payment declined.
 		return nil, &bank.TransportError{Op: "status", Sent: true, Err: fmt.Errorf("%w: TRANS_STAT %q", bank.ErrMalformed, saleStat)}
