@@ -268,7 +268,7 @@ func (v *Verifier) Verify(r Request) (Key, error) {
 	}
 	// The nonce stays dangerous until the first instant at which its
 	// timestamp is stale: sent + window + 1 ns.
-	switch v.replay.checkAndAdd(nonceKey{keyID: r.KeyID, nonce: r.Nonce}, sent.Add(v.window+time.Nanosecond), now) {
+	switch v.replay.checkAndAdd(newNonceKey(r.KeyID, r.Nonce), sent.Add(v.window+time.Nanosecond), now) {
 	case replayed:
 		return Key{}, authErr(CodeReplayedNonce,
 			"the %s header repeats a nonce already used with this key; send a fresh random nonce with every request, retries included", HeaderNonce)
