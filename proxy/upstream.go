@@ -42,10 +42,15 @@ func newUpstream(list *allowlist.List, d *allowlist.Dialer, timeout time.Duratio
 				hc.DialTimeout = connect(hc.DialTimeout, hc.IsTLS, hc.TLSConfig, timeout)
 				return nil
 			},
-			ReadTimeout:                   timeout,
-			WriteTimeout:                  timeout,
-			MaxIdleConnDuration:           30 * time.Second,
-			MaxConnsPerHost:               256,
+			ReadTimeout:         timeout,
+			WriteTimeout:        timeout,
+			MaxIdleConnDuration: 30 * time.Second,
+			MaxConnsPerHost:     256,
+			// Above 256 calls in flight to one bank, wait for a connection
+			// (within the call's deadline) rather than fail at once: a
+			// provisioning refused for lack of a connection would end
+			// unknown and then failed, though the bank never saw it.
+			MaxConnWaitTimeout:            timeout,
 			MaxResponseBodySize:           maxBankBody,
 			MaxIdemponentCallAttempts:     1, // a payment is never sent twice by the transport
 			RetryIfErr:                    func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
