@@ -43,7 +43,7 @@ const (
 // that frees memory; its size limit is off, so nothing is ever evicted before
 // it expires — a full cache refuses instead.
 type replayCache struct {
-	mu       sync.Mutex // held around check and add: the LRU has no atomic add-if-absent
+	mu       sync.Mutex                      // held around check and add: the LRU has no atomic add-if-absent
 	lru      *expirable.LRU[nonceKey, int64] // expiry, Unix nanoseconds by the verifier's clock
 	capacity int
 	// earliest is a lower bound on the expiry of every entry (zero: unknown).
