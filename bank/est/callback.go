@@ -61,6 +61,13 @@ func (g *Gateway) Verify(p *bank.Payment, cb *bank.Callback) (*bank.Verified, er
 	v.Summary = "mdStatus=" + md
 	ref := bank.Ref{AuthCode: f["AuthCode"], HostRef: f["HostRefNum"], TransID: f["TransId"], MaskedPAN: maskedPAN(f)}
 
+	if md == "" && f["ProcReturnCode"] == "00" && g.cfg.Model != Model3D {
+		// No 3-D status, yet the bank says it authorised: the money may
+		// have moved, so neither approve nor fail; the status query decides.
+		v.Summary = "ProcReturnCode 00 without mdStatus"
+		v.Outcome = &bank.Outcome{Status: bank.Unknown, Result: bank.NewResult(bank.CodeMalformed, "00", "approval without mdStatus"), Ref: ref, Echo: v.Echo}
+		return v, nil
+	}
 	if md == "" { // a gateway error before 3-D (EST-F4)
 		code := f["ErrorCode"]
 		if code == "" {

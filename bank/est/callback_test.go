@@ -212,6 +212,8 @@ func verifyCases() []verifyCase {
 			verifyCase{name: p + "mdStatus 2 with decline 51", fixture: "EST-F9", model: model, edit: chain(mdFail("2"), set("ProcReturnCode", "51", "Response", "Declined")), resign: true,
 				want: failed(bank.CodeInsufficientFunds, 3012, "51")},
 			// Half-secure yet authorised: the money may have moved, so never "failed".
+			verifyCase{name: p + "approval without mdStatus", fixture: "EST-F9", model: model, edit: func(f bank.Fields) bank.Fields { return without(f, "mdStatus") }, resign: true,
+				want: verifyWant{status: bank.Unknown, code: bank.CodeMalformed, reason: 1005}},
 			verifyCase{name: p + "mdStatus 4 with ProcReturnCode 00", fixture: "EST-F9", model: model, edit: chain(mdFail("4"), set("ProcReturnCode", "00", "Response", "Approved")), resign: true,
 				want: verifyWant{status: bank.Unknown, code: bank.CodeUnknown, reason: 5009}},
 			verifyCase{name: p + "mdStatus 1 without ProcReturnCode EST-F10", fixture: "EST-F10", model: model,
