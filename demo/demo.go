@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -149,8 +150,11 @@ func Run(ctx context.Context, o Options) error {
 
 	// Bank simulators, unless pointed elsewhere.
 	egressIP := relayEgressIP()
+	var bankDay *dayClock
 	if o.SimClock == nil {
-		o.SimClock = time.Now
+		// The shop's "close the banks' day" button moves this clock.
+		bankDay = &dayClock{}
+		o.SimClock = bankDay.Now
 	}
 	sims, err := startSimulators(bg, &wg, o.BankURLs, o.Models, egressIP, o.SimClock)
 	if err != nil {
@@ -167,6 +171,7 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
+	shop.bankDay = bankDay
 	info.Shop = shopURL
 	info.WebhookURL = o.WebhookURL
 	if info.WebhookURL == "" {
@@ -274,6 +279,22 @@ func demoConfig(relayURL, stateDir string, info *Info, egressIP netip.Addr) (*co
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// dayClock is the simulators' clock in the demo: real time plus whole days
+// skipped by closing the banks' day, so today's sales settle and can be
+// refunded (banks refuse refunds before their end-of-day batch).
+type dayClock struct{ offset atomic.Int64 }
+
+func (c *dayClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// closeDay moves the clock just past the next midnight in Türkiye.
+func (c *dayClock) closeDay() time.Time {
+	tr := time.FixedZone("UTC+3", 3*60*60)
+	now := c.Now().In(tr)
+	next := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 1, 0, 0, tr)
+	c.offset.Add(int64(next.Sub(now)))
+	return next
 }
 
 // bankFieldKeys maps demo.json credential names to configuration keys.

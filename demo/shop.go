@@ -39,7 +39,8 @@ type Shop struct {
 	seen    map[string]bool       // webhook ids
 	events  []shopEvent
 	counter int
-	kit     *kitSite // nil: the shop's own Go client and webhook endpoint
+	kit     *kitSite  // nil: the shop's own Go client and webhook endpoint
+	bankDay *dayClock // the simulators' clock; nil when the test owns it
 }
 
 type shopOrder struct {
@@ -228,6 +229,7 @@ func (s *Shop) Handler() http.Handler {
 	mux.HandleFunc("POST /webhook", s.webhook)
 	mux.HandleFunc("GET /webhooks.json", s.webhooksJSON)
 	mux.HandleFunc("GET /orders/{id}", s.orderJSON)
+	mux.HandleFunc("POST /close-day", s.closeDay)
 	return mux
 }
 
@@ -316,6 +318,22 @@ func (s *Shop) checkout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, redirectURL, http.StatusSeeOther)
+}
+
+// closeDay ends the simulated banks' business day: today's sales settle
+// (refunds become possible; voids no longer are).
+func (s *Shop) closeDay(w http.ResponseWriter, r *http.Request) {
+	if s.bankDay == nil {
+		http.Error(w, "the simulators' clock is not the demo's", http.StatusConflict)
+		return
+	}
+	next := s.bankDay.closeDay()
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"bankTime": next.Format(time.RFC3339)})
+		return
+	}
+	http.Redirect(w, r, "/?closed="+url.QueryEscape(next.Format("2006-01-02 15:04")), http.StatusSeeOther)
 }
 
 // frame shows the relay's page inside an iframe, the way Wix may show a
@@ -482,6 +500,8 @@ var homeTmpl = template.Must(template.New("home").Parse(`<!doctype html><html la
 <h2>Test cards</h2><ul>{{range .Cards}}<li><code>{{.}}</code></li>{{end}}</ul>
 {{if .Orders}}<h2>Orders</h2><table><tr><th>order</th><th>bank</th><th>payment</th></tr>
 {{range .Orders}}<tr><td><a href="/return?order={{.OrderID}}">{{.OrderID}}</a></td><td>{{.Bank}}</td><td>{{.PaymentID}}</td></tr>{{end}}</table>{{end}}
+<h2>The banks' day</h2><p>Banks refuse a refund until their end-of-day batch has run (void the sale the same day instead).
+<form method="post" action="/close-day"><button type="submit" id="close-day" class="secondary">Close the banks' day (settle today's sales)</button></form></p>
 <p><a href="/webhooks.json">Webhooks received (JSON)</a></p></body></html>`))
 
 var frameTmpl = template.Must(template.New("frame").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
