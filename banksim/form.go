@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -264,3 +266,38 @@ func scanTag(s string, i int) (string, map[string]string, int) {
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
+
+// Page is an HTML answer as a browser without JavaScript sees it.
+type Page struct {
+	Status      int
+	URL         string // where it came from, after any redirects
+	Body        []byte
+	ContentType string
+	Form        HTMLForm // its first form, if it has one
+}
+
+// Browse sends req with c and reads the answer as a Page.
+func Browse(c *http.Client, req *http.Request) (Page, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return Page{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Status: resp.StatusCode, URL: resp.Request.URL.String(), Body: body, ContentType: resp.Header.Get("Content-Type")}
+	p.Form, _ = FindForm(body)
+	return p, nil
+}
+
+// PostForm posts f to u the way a browser submits a form.
+func PostForm(c *http.Client, u string, f Form) (Page, error) {
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(f.Encode()))
+	if err != nil {
+		return Page{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return Browse(c, req)
+}

@@ -3,7 +3,6 @@ package banksim
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -54,7 +53,7 @@ func BaseURL(r *http.Request) string {
 // ReadForm reads an application/x-www-form-urlencoded body of at most
 // MaxFormBytes.
 func ReadForm(w http.ResponseWriter, r *http.Request) (Form, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	b, err := ReadBody(w, r, MaxFormBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -44,48 +45,84 @@ func readFields(r io.Reader) (map[string]string, error) {
 	return out, nil
 }
 
+// hashCmd is hash or verify for one scheme: the bank credentials as flags
+// (the command adds its own to fs), then the JSON fields on stdin.
+type hashCmd struct {
+	name                                         string // "hash est", "verify payfor"…
+	fs                                           *flag.FlagSet
+	storeKey, merchantPass, merchantID, userCode *string
+}
+
+func newHashCmd(name string, stdio Stdio) *hashCmd {
+	fs := newFlags(name, stdio)
+	return &hashCmd{
+		name:         name,
+		fs:           fs,
+		storeKey:     fs.String("store-key", "", "EST store key (3-D secret)"),
+		merchantPass: fs.String("merchant-pass", "", "PayFor merchant pass (3-D key)"),
+		merchantID:   fs.String("merchant-id", "", "PayFor merchant id"),
+		userCode:     fs.String("user-code", "", "PayFor user code"),
+	}
+}
+
+// fields parses args and reads the form fields from in.
+func (c *hashCmd) fields(args []string, in io.Reader) (map[string]string, error) {
+	if _, err := parseFlags(c.fs, args); err != nil {
+		return nil, err
+	}
+	return readFields(in)
+}
+
+// needPayFor is the usage error for missing PayFor response credentials,
+// or nil.
+func (c *hashCmd) needPayFor() error {
+	if *c.merchantPass == "" || *c.merchantID == "" || *c.userCode == "" {
+		return usagef("%s needs --merchant-pass, --merchant-id and --user-code", c.name)
+	}
+	return nil
+}
+
+// payForPlain is the text a PayFor ResponseHash is computed over.
+func (c *hashCmd) payForPlain(fields map[string]string) string {
+	return signer.PayForResponsePlaintext(*c.merchantID, *c.merchantPass, fields["OrderId"], fields["AuthCode"],
+		fields["ProcReturnCode"], fields["3DStatus"], fields["ResponseRnd"], *c.userCode)
+}
+
 func runHash(_ context.Context, args []string, stdio Stdio) error {
 	if len(args) == 0 {
 		return usagef("hash needs a scheme: est, payfor-request or payfor-response")
 	}
-	fs := newFlags("hash "+args[0], stdio)
-	storeKey := fs.String("store-key", "", "EST store key (3-D secret)")
-	explain := fs.Bool("explain", false, "print the sorted keys and the hashed text (store key masked) first")
-	merchantPass := fs.String("merchant-pass", "", "PayFor merchant pass (3-D key)")
-	merchantID := fs.String("merchant-id", "", "PayFor merchant id")
-	userCode := fs.String("user-code", "", "PayFor user code")
-	alg := fs.String("alg", "", "payfor-response digest: sha1 or sha256 (default: from HashType and the hash length)")
-	if _, err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	fields, err := readFields(stdio.In)
+	cmd := newHashCmd("hash "+args[0], stdio)
+	explain := cmd.fs.Bool("explain", false, "print the sorted keys and the hashed text (store key masked) first")
+	alg := cmd.fs.String("alg", "", "payfor-response digest: sha1 or sha256 (default: from HashType and the hash length)")
+	fields, err := cmd.fields(args[1:], stdio.In)
 	if err != nil {
 		return err
 	}
 	out := stdio.Out
 	switch args[0] {
 	case "est":
-		if *storeKey == "" {
-			return usagef("hash est needs --store-key")
+		if *cmd.storeKey == "" {
+			return usagef("%s needs --store-key", cmd.name)
 		}
 		if *explain {
-			explainEST(out, fields, *storeKey)
+			explainEST(out, fields, *cmd.storeKey)
 		}
-		fmt.Fprintln(out, signer.ESTv3Hash(fields, *storeKey))
+		fmt.Fprintln(out, signer.ESTv3Hash(fields, *cmd.storeKey))
 	case "payfor-request":
-		if *merchantPass == "" {
+		if *cmd.merchantPass == "" {
 			return usagef("hash payfor-request needs --merchant-pass")
 		}
 		plain := fields["MbrId"] + fields["OrderId"] + fields["PurchAmount"] + fields["OkUrl"] + fields["FailUrl"] +
 			fields["TxnType"] + fields["InstallmentCount"] + fields["Rnd"]
 		if *explain {
-			fmt.Fprintf(out, "hashed text (MbrId+OrderId+PurchAmount+OkUrl+FailUrl+TxnType+InstallmentCount+Rnd+merchant pass):\n%s%s\n", plain, mask(*merchantPass))
+			fmt.Fprintf(out, "hashed text (MbrId+OrderId+PurchAmount+OkUrl+FailUrl+TxnType+InstallmentCount+Rnd+merchant pass):\n%s%s\n", plain, mask(*cmd.merchantPass))
 		}
 		fmt.Fprintln(out, signer.PayForRequestHash(fields["MbrId"], fields["OrderId"], fields["PurchAmount"], fields["OkUrl"],
-			fields["FailUrl"], fields["TxnType"], fields["InstallmentCount"], fields["Rnd"], *merchantPass))
+			fields["FailUrl"], fields["TxnType"], fields["InstallmentCount"], fields["Rnd"], *cmd.merchantPass))
 	case "payfor-response":
-		if *merchantPass == "" || *merchantID == "" || *userCode == "" {
-			return usagef("hash payfor-response needs --merchant-pass, --merchant-id and --user-code")
+		if err := cmd.needPayFor(); err != nil {
+			return err
 		}
 		a := strings.ToLower(*alg)
 		if a == "" {
@@ -94,11 +131,10 @@ func runHash(_ context.Context, args []string, stdio Stdio) error {
 		if a != signer.PayForSHA1 && a != signer.PayForSHA256 {
 			return usagef("--alg %q: use sha1 or sha256", *alg)
 		}
-		plain := signer.PayForResponsePlaintext(*merchantID, *merchantPass, fields["OrderId"], fields["AuthCode"],
-			fields["ProcReturnCode"], fields["3DStatus"], fields["ResponseRnd"], *userCode)
+		plain := cmd.payForPlain(fields)
 		if *explain {
 			fmt.Fprintf(out, "digest: %s\nhashed text (MerchantId+MerchantPass+OrderId+AuthCode+ProcReturnCode+3DStatus+ResponseRnd+UserCode):\n%s\n",
-				a, strings.Replace(plain, *merchantPass, mask(*merchantPass), 1))
+				a, strings.Replace(plain, *cmd.merchantPass, mask(*cmd.merchantPass), 1))
 		}
 		fmt.Fprintln(out, signer.PayForResponseHash(a, plain))
 	default:
@@ -134,23 +170,16 @@ func runVerify(_ context.Context, args []string, stdio Stdio) error {
 	if len(args) == 0 {
 		return usagef("verify needs a scheme: est or payfor")
 	}
-	fs := newFlags("verify "+args[0], stdio)
-	storeKey := fs.String("store-key", "", "EST store key (3-D secret)")
-	merchantPass := fs.String("merchant-pass", "", "PayFor merchant pass (3-D key)")
-	merchantID := fs.String("merchant-id", "", "PayFor merchant id")
-	userCode := fs.String("user-code", "", "PayFor user code")
-	if _, err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	fields, err := readFields(stdio.In)
+	cmd := newHashCmd("verify "+args[0], stdio)
+	fields, err := cmd.fields(args[1:], stdio.In)
 	if err != nil {
 		return err
 	}
-	out := stdio.Out
+	out, storeKey := stdio.Out, cmd.storeKey
 	switch args[0] {
 	case "est":
-		if *storeKey == "" {
-			return usagef("verify est needs --store-key")
+		if *cmd.storeKey == "" {
+			return usagef("%s needs --store-key", cmd.name)
 		}
 		if fields["HASHPARAMS"] != "" && !strings.EqualFold(fields["hashAlgorithm"], "ver3") {
 			if err := signer.VerifyESTv1(fields, *storeKey); err != nil {
@@ -175,16 +204,14 @@ func runVerify(_ context.Context, args []string, stdio Stdio) error {
 		}
 		fmt.Fprintln(out, "ver3 (SHA-512): verifies")
 	case "payfor":
-		if *merchantPass == "" || *merchantID == "" || *userCode == "" {
-			return usagef("verify payfor needs --merchant-pass, --merchant-id and --user-code")
+		if err := cmd.needPayFor(); err != nil {
+			return err
 		}
 		alg := signer.PayForResponseAlg(fields["HashType"], fields["ResponseHash"])
-		if err := signer.VerifyPayForResponse(fields, *merchantID, *merchantPass, *userCode); err != nil {
+		if err := signer.VerifyPayForResponse(fields, *cmd.merchantID, *cmd.merchantPass, *cmd.userCode); err != nil {
 			fmt.Fprintf(out, "ResponseHash (%s): does not verify: %v\n", alg, err)
 			if !errors.Is(err, signer.ErrHashMissing) {
-				plain := signer.PayForResponsePlaintext(*merchantID, *merchantPass, fields["OrderId"], fields["AuthCode"],
-					fields["ProcReturnCode"], fields["3DStatus"], fields["ResponseRnd"], *userCode)
-				fmt.Fprintf(out, "  received: %s\n  computed: %s\n", fields["ResponseHash"], signer.PayForResponseHash(alg, plain))
+				fmt.Fprintf(out, "  received: %s\n  computed: %s\n", fields["ResponseHash"], signer.PayForResponseHash(alg, cmd.payForPlain(fields)))
 			}
 			return &ExitError{Code: 1}
 		}

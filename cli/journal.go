@@ -27,26 +27,46 @@ func openJournal(configPath, stateDir string) (store.Journal, error) {
 	return store.OpenSQLite(filepath.Join(stateDir, "journal.db"), store.SQLiteOptions{})
 }
 
-func journalFlags(fs *flag.FlagSet) (cfg, state *string) {
-	cfg = fs.String("config", "/etc/posrelay/config.yaml", "configuration `file` (names the state directory)")
-	state = fs.String("state", "", "state `dir` holding journal.db (instead of --config)")
-	return
+// journalCmd is an operator command on the journal: --config or --state
+// name it, --json asks for JSON; the command adds its own flags to fs.
+type journalCmd struct {
+	fs         *flag.FlagSet
+	cfg, state *string
+	asJSON     *bool
+}
+
+func newJournalCmd(name string, stdio Stdio) *journalCmd {
+	fs := newFlags(name, stdio)
+	return &journalCmd{
+		fs:     fs,
+		cfg:    fs.String("config", "/etc/posrelay/config.yaml", "configuration `file` (names the state directory)"),
+		state:  fs.String("state", "", "state `dir` holding journal.db (instead of --config)"),
+		asJSON: fs.Bool("json", false, "print JSON"),
+	}
+}
+
+// open parses args and opens the journal; it returns the positional
+// arguments.
+func (c *journalCmd) open(args []string) (store.Journal, []string, error) {
+	pos, err := parseFlags(c.fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := openJournal(*c.cfg, *c.state)
+	if err != nil {
+		return nil, nil, err
+	}
+	return j, pos, nil
 }
 
 func runWebhooks(ctx context.Context, args []string, stdio Stdio) error {
 	if len(args) == 0 {
 		return usagef("webhooks needs a subcommand: list or redeliver")
 	}
-	fs := newFlags("webhooks "+args[0], stdio)
-	cfgPath, state := journalFlags(fs)
-	status := fs.String("status", "", "list only pending, delivered or dead messages")
-	payment := fs.String("payment", "", "list only this payment's messages")
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseFlags(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	j, err := openJournal(*cfgPath, *state)
+	cmd := newJournalCmd("webhooks "+args[0], stdio)
+	status := cmd.fs.String("status", "", "list only pending, delivered or dead messages")
+	payment := cmd.fs.String("payment", "", "list only this payment's messages")
+	j, pos, err := cmd.open(args[1:])
 	if err != nil {
 		return err
 	}
@@ -62,7 +82,7 @@ func runWebhooks(ctx context.Context, args []string, stdio Stdio) error {
 		if err != nil {
 			return err
 		}
-		return printWebhooks(stdio.Out, ws, *asJSON)
+		return printWebhooks(stdio.Out, ws, *cmd.asJSON)
 	case "redeliver":
 		if len(pos) == 0 {
 			return usagef("webhooks redeliver needs message ids (msg_…); see posrelay webhooks list --status dead")

@@ -19,17 +19,11 @@ func runPayments(ctx context.Context, args []string, stdio Stdio) error {
 	if len(args) == 0 {
 		return usagef("payments needs a subcommand: list or show")
 	}
-	fs := newFlags("payments "+args[0], stdio)
-	cfgPath, state := journalFlags(fs)
-	date := fs.String("date", "", "list payments created on this day, YYYY-MM-DD (Türkiye time; default today)")
-	status := fs.String("status", "", "list only payments with this status (pending, succeeded, failed, canceled, expired, unknown, voided)")
-	site := fs.String("site", "", "list only this site's payments")
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseFlags(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	j, err := openJournal(*cfgPath, *state)
+	cmd := newJournalCmd("payments "+args[0], stdio)
+	date := cmd.fs.String("date", "", "list payments created on this day, YYYY-MM-DD (Türkiye time; default today)")
+	status := cmd.fs.String("status", "", "list only payments with this status (pending, succeeded, failed, canceled, expired, unknown, voided)")
+	site := cmd.fs.String("site", "", "list only this site's payments")
+	j, pos, err := cmd.open(args[1:])
 	if err != nil {
 		return err
 	}
@@ -50,7 +44,7 @@ func runPayments(ctx context.Context, args []string, stdio Stdio) error {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
+		if *cmd.asJSON {
 			return writeIndented(stdio, ps)
 		}
 		tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
@@ -86,7 +80,7 @@ func runPayments(ctx context.Context, args []string, stdio Stdio) error {
 		}
 		// Tokens open the shopper pages; an operator listing does not show them.
 		p.PayToken, p.CallbackToken = "[hidden]", "[hidden]"
-		if *asJSON {
+		if *cmd.asJSON {
 			return writeIndented(stdio, map[string]any{"payment": p, "operations": ops, "events": evs, "webhooks": hooks})
 		}
 		out := stdio.Out

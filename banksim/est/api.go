@@ -1,10 +1,8 @@
 package est
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,7 +31,7 @@ func apiKind(req *cc5Request) string {
 
 func (s *Sim) handleAPI(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxXMLBytes))
+	body, err := banksim.ReadBody(w, r, maxXMLBytes)
 	var req *cc5Request
 	if err == nil {
 		req, err = parseCC5Request(body, r.Header.Get("Content-Type"))
@@ -75,15 +73,7 @@ func (s *Sim) handleAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeXML(w http.ResponseWriter, elems []xmlElem) {
-	writeRaw(w, "text/xml;charset=ISO-8859-9", renderCC5(elems))
-}
-
-func writeRaw(w http.ResponseWriter, contentType string, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	banksim.WriteBody(w, "text/xml;charset=ISO-8859-9", renderCC5(elems))
 }
 
 // numCode is Extra/NUMCODE of an error: "99" and the CORE number
@@ -129,7 +119,7 @@ func (s *Sim) declinedAnswer(t *banksim.Txn, oid string, now time.Time) []xmlEle
 		extra(
 			el("CARDBRAND", banksim.Brand(t.MaskedPAN)), xmlElem{Name: "CARDISSUER", Value: cardIssuer, CharRefs: true},
 			el("ERRORCODE", d.Code), el("TRXDATE", trxDate(now)), el("ACQSTAN", stan),
-			el("TRACEID", randHex(16)), el("NUMCODE", t.ProcCode),
+			el("TRACEID", banksim.RandHex(16)), el("NUMCODE", t.ProcCode),
 		),
 	}
 }
@@ -147,7 +137,7 @@ func (s *Sim) apiPay(w http.ResponseWriter, r *http.Request, req *cc5Request, ki
 	number := strings.ReplaceAll(req.get("Number"), " ", "")
 	threeD := strings.Contains(number, ":") || req.has("PayerTxnId") || req.has("PayerAuthenticationCode")
 	if oid == "" && !threeD {
-		oid = "SIM" + strings.ToUpper(randHex(8)) // the gateway names the order itself
+		oid = "SIM" + strings.ToUpper(banksim.RandHex(8)) // the gateway names the order itself
 	}
 	answer := func(d errDef) { writeXML(w, s.errorAnswer(oid, s.newTransID(now), d, now)) }
 	amount, err := banksim.ParseAmount(req.get("Total"))
@@ -165,7 +155,7 @@ func (s *Sim) apiPay(w http.ResponseWriter, r *http.Request, req *cc5Request, ki
 		return
 	}
 	taksit := req.get("Taksit")
-	if !validTaksit(taksit) {
+	if !banksim.ValidInstallments(taksit) {
 		answer(apiInstallment)
 		return
 	}
@@ -251,30 +241,18 @@ func (s *Sim) apiPay(w http.ResponseWriter, r *http.Request, req *cc5Request, ki
 	case outcome == banksim.Timeout:
 		// The sale is recorded; the answer never comes (only ORDERSTATUS tells).
 		s.logf("api: %s oid=%q approved, answer withheld (timeout card)", kind, oid)
-		s.hang(r.Context())
+		s.hold.Hang(r.Context(), s.cfg.HangFor)
 		panic(http.ErrAbortHandler)
 	case outcome == banksim.Malformed:
 		s.logf("api: %s oid=%q approved, answer mangled (malformed card)", kind, oid)
 		if s.cfg.MalformedXML {
 			full := renderCC5(s.approvedAnswer(oid, t.AuthCode, t.HostRef, t.TransID, masked, now))
-			writeRaw(w, "text/xml;charset=ISO-8859-9", full[:len(full)*3/5])
+			banksim.WriteBody(w, "text/xml;charset=ISO-8859-9", full[:len(full)*3/5])
 			return
 		}
-		writeRaw(w, "text/html", banksim.WAFPage(fmt.Sprintf("%019d", randInt(1e18))))
+		banksim.WriteBody(w, "text/html", banksim.WAFPage(fmt.Sprintf("%019d", banksim.RandInt(int64(1e18)))))
 	default:
 		writeXML(w, s.approvedAnswer(oid, t.AuthCode, t.HostRef, t.TransID, masked, now))
-	}
-}
-
-// hang waits until the client goes away, HangFor passes or the simulator
-// is closed.
-func (s *Sim) hang(ctx context.Context) {
-	t := time.NewTimer(s.cfg.HangFor)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	case <-s.done:
 	}
 }
 
@@ -409,7 +387,7 @@ func (s *Sim) apiCredit(req *cc5Request, now time.Time) []xmlElem {
 		return []xmlElem{
 			el("OrderId", oid), el("Response", "Declined"), el("HostRefNum", rec.HostRef), el("TransId", transID),
 			el("ErrMsg", apiZeroNet.Msg),
-			extra(el("TRXDATE", trxDate(now)), el("TRACEID", randHex(16)), el("ERRORCODE", apiZeroNet.Code)),
+			extra(el("TRXDATE", trxDate(now)), el("TRACEID", banksim.RandHex(16)), el("ERRORCODE", apiZeroNet.Code)),
 		}
 	case errors.Is(cerr, banksim.ErrCurrency):
 		rec.ErrCode = apiCurrencyMis.Code
@@ -430,7 +408,7 @@ func (s *Sim) apiCredit(req *cc5Request, now time.Time) []xmlElem {
 		extra(
 			el("KULLANILANPUAN", "000000000000"), el("CARDBRAND", banksim.Brand(rec.MaskedPAN)),
 			el("TRXDATE", trxDate(now)), el("KULLANILABILIRPUAN", "000000000000"), el("ACQSTAN", stan),
-			el("KAZANILANPUAN", "000000000000"), el("TRACEID", randHex(16)), el("NUMCODE", "00"), el("SETTLEID", ""),
+			el("KAZANILANPUAN", "000000000000"), el("TRACEID", banksim.RandHex(16)), el("NUMCODE", "00"), el("SETTLEID", ""),
 		),
 	}
 }

@@ -66,14 +66,14 @@ func FuzzGateForm(f *testing.F) {
 					t.Fatalf("accepted without %s", n)
 				}
 			}
-			if a.amount <= 0 || banksim.CurrencyAlpha(a.currency) == "" || !usableURL(a.okURL) || !usableURL(a.failURL) {
+			if a.amount <= 0 || banksim.CurrencyAlpha(a.currency) == "" || !banksim.UsableURL(a.okURL) || !banksim.UsableURL(a.failURL) {
 				t.Fatalf("accepted attempt %+v", a)
 			}
 			if !a.hosted() && !banksim.ValidPAN(a.pan) {
 				t.Fatalf("accepted card %q", a.pan)
 			}
 		case gerr.kind != errPage:
-			if !usableURL(form.Value("failUrl")) {
+			if !banksim.UsableURL(form.Value("failUrl")) {
 				t.Fatalf("callback refusal to %q", form.Value("failUrl"))
 			}
 		}

@@ -1,11 +1,7 @@
 package est
 
 import (
-	"io"
-	"mime"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +47,10 @@ type attempt struct {
 func (a *attempt) hosted() bool {
 	return a.storeType == StoreType3DPayHosting || a.storeType == StoreType3DHost
 }
+
+// at reports whether the attempt shows the page of stage st: the
+// challenge, or the card page of a hosted model.
+func (a *attempt) at(st stage) bool { return a.stage == st && (st != stageCard || a.hosted()) }
 
 // pays reports whether the gateway authorises the payment itself.
 func (a *attempt) pays() bool {
@@ -100,7 +100,7 @@ func (s *Sim) parseGate(body []byte) (banksim.Form, *attempt, *gateError) {
 				vals++
 			}
 		}
-		if vals != 1 || !usableURL(form.Value(u)) {
+		if vals != 1 || !banksim.UsableURL(form.Value(u)) {
 			return form, nil, &gateError{kind: errPage, def: errDef{"", "okUrl ve failUrl tek ve gecerli birer http(s) adresi olmalidir."}}
 		}
 	}
@@ -157,7 +157,7 @@ func (s *Sim) parseGate(body []byte) (banksim.Form, *attempt, *gateError) {
 		return fail(gwCurrency, "")
 	}
 	taksit := form.Value("taksit")
-	if !validTaksit(taksit) {
+	if !banksim.ValidInstallments(taksit) { // "" or 2–12 (§0.1)
 		return fail(gwInstallment, "")
 	}
 	oid := form.Value("oid")
@@ -203,33 +203,17 @@ func (s *Sim) parseGate(body []byte) (banksim.Form, *attempt, *gateError) {
 	return form, a, nil
 }
 
-// validTaksit: "" for a single payment, else 2–12 (§0.1).
-func validTaksit(t string) bool {
-	if t == "" {
-		return true
-	}
-	n, err := strconv.Atoi(t)
-	return err == nil && n >= 2 && n <= 12 && strconv.Itoa(n) == t
-}
-
-func usableURL(u string) bool {
-	p, err := url.Parse(u)
-	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" && !strings.ContainsAny(u, " \t\r\n\"<>")
-}
-
 func (s *Sim) handleGate(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls.GatePosts++
 	s.mu.Unlock()
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/x-www-form-urlencoded" {
-			banksim.WriteHTML(w, http.StatusBadRequest, banksim.ErrorPage("Hata / Error", "Desteklenmeyen icerik tipi: "+ct))
-			return
-		}
+	if !banksim.IsFormPost(r) {
+		banksim.WriteError(w, http.StatusBadRequest, "Desteklenmeyen icerik tipi: "+r.Header.Get("Content-Type"))
+		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, banksim.MaxFormBytes))
+	body, err := banksim.ReadBody(w, r, banksim.MaxFormBytes)
 	if err != nil {
-		banksim.WriteHTML(w, http.StatusBadRequest, banksim.ErrorPage("Hata / Error", "Istek okunamadi."))
+		banksim.WriteError(w, http.StatusBadRequest, "Istek okunamadi.")
 		return
 	}
 	form, a, gerr := s.parseGate(body)
@@ -237,7 +221,7 @@ func (s *Sim) handleGate(w http.ResponseWriter, r *http.Request) {
 		s.logf("gate: refused oid=%q: %s %s%s", form.Value("oid"), gerr.def.Code, gerr.def.Msg, gerr.detail)
 		switch gerr.kind {
 		case errPage:
-			banksim.WriteHTML(w, http.StatusBadRequest, banksim.ErrorPage("Hata / Error", gerr.def.Msg))
+			banksim.WriteError(w, http.StatusBadRequest, gerr.def.Msg)
 		case errStoreType:
 			s.sendStoreTypeError(w, form)
 		default:
@@ -260,13 +244,12 @@ func (s *Sim) register(a *attempt) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a.id = randHex(16)
+	a.id = banksim.RandHex(16)
 	a.created = now
 	s.attempts[a.id] = a
-	if s.created++; s.created >= 1024 {
-		s.created = 0
+	if banksim.Sweep(&s.created) {
 		for id, x := range s.attempts {
-			if now.Sub(x.created) > 2*time.Hour {
+			if banksim.Stale(x.created, now) {
 				delete(s.attempts, id)
 				delete(s.byMD, x.md)
 			}
@@ -331,8 +314,8 @@ func (s *Sim) sendGatewayError(w http.ResponseWriter, form banksim.Form, d errDe
 	f.Set("Response", "Error")
 	f.Set("ErrMsg", latin5(d.Msg+detail))
 	f.Set("ErrorCode", d.Code)
-	f.Set("traceId", randHex(16))
-	f.Set("rnd", randB64(15))
+	f.Set("traceId", banksim.RandHex(16))
+	f.Set("rnd", banksim.RandB64(15))
 	s.sendCallback(w, form.Value("failUrl"), f, form.Value("lang"))
 }
 
@@ -350,7 +333,7 @@ func (s *Sim) sendStoreTypeError(w http.ResponseWriter, form banksim.Form) {
 	f.Set("Response", "Error")
 	f.Set("ErrMsg", msg)
 	f.Set("ErrCode", gwStoreType.Code)
-	f.Set("rnd", randB64(15))
+	f.Set("rnd", banksim.RandB64(15))
 	f.Set("encoding", "ISO-8859-9")
 	s.sendCallback(w, form.Value("failUrl"), f, form.Value("lang"))
 }

@@ -200,10 +200,10 @@ func checkCallbackBasics(t *testing.T, cb callback, pan string) {
 			t.Errorf("callback carries %s", k)
 		}
 	}
-	if strings.Contains(string(cb.page.body), pan) {
+	if strings.Contains(string(cb.page.Body), pan) {
 		t.Error("callback page contains the card number")
 	}
-	if strings.Contains(string(cb.page.body), `"000"`) {
+	if strings.Contains(string(cb.page.Body), `"000"`) {
 		t.Error("callback page contains the CVV")
 	}
 	if r := m["rnd"]; len(r) != 20 || r == "0123456789ABCDEF01234567" {
@@ -274,13 +274,13 @@ func TestChallengeIsSingleUse(t *testing.T) {
 	e := newEnv(t, nil)
 	c := withPAN("4355084355084358")
 	p := e.post(e.srv.URL+GatePath, signForm(gateForm(StoreType3DPay, "SU-1", "5", c), testStoreKey))
-	f := p.form.Fields
+	f := p.Form.Fields
 	f.Set("code", banksim.ChallengeCode)
-	if first := e.post(p.form.Action, f); first.form.Action != okURL {
-		t.Fatalf("first submit: %s", first.body)
+	if first := e.post(p.Form.Action, f); first.Form.Action != okURL {
+		t.Fatalf("first submit: %s", first.Body)
 	}
-	if again := e.post(p.form.Action, f); again.status != http.StatusBadRequest {
-		t.Errorf("second submit: status %d", again.status)
+	if again := e.post(p.Form.Action, f); again.Status != http.StatusBadRequest {
+		t.Errorf("second submit: status %d", again.Status)
 	}
 	if calls := e.sim.Calls(); calls.Callbacks != 1 || calls.GatePosts != 1 {
 		t.Errorf("calls %+v", calls)
@@ -321,88 +321,37 @@ func TestGateRefusals(t *testing.T) {
 			return append(signForm(f, testStoreKey), card...)
 		}, wantCode: "3D-1003"},
 		{name: "missing hash", storeType: StoreType3DPay, form: func(f banksim.Form) banksim.Form { return f }, wantCode: "3D-1001"},
-		{name: "missing rnd", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
-			f.Del("rnd")
-			return signForm(f, testStoreKey)
-		}, wantCode: "3D-1001"},
-		{name: "missing lang", storeType: StoreType3DHost, form: func(f banksim.Form) banksim.Form {
-			f.Del("lang")
-			return signForm(f, testStoreKey)
-		}, wantCode: "3D-1001"},
-		{name: "missing TranType", storeType: StoreType3DHost, form: func(f banksim.Form) banksim.Form {
-			f.Del("TranType")
-			return signForm(f, testStoreKey)
-		}, wantCode: "3D-1001"},
-		{name: "missing pan for 3d", storeType: StoreType3D, form: func(f banksim.Form) banksim.Form {
-			f.Del("pan")
-			return signForm(f, testStoreKey)
-		}, wantCode: "3D-1001"},
-		{name: "missing cv2 for 3d_pay", storeType: StoreType3DPay, form: func(f banksim.Form) banksim.Form {
-			f.Del("cv2")
-			return signForm(f, testStoreKey)
-		}, wantCode: "3D-1001"},
+		{name: "missing rnd", storeType: StoreType3DPayHosting, form: dropField("rnd"), wantCode: "3D-1001"},
+		{name: "missing lang", storeType: StoreType3DHost, form: dropField("lang"), wantCode: "3D-1001"},
+		{name: "missing TranType", storeType: StoreType3DHost, form: dropField("TranType"), wantCode: "3D-1001"},
+		{name: "missing pan for 3d", storeType: StoreType3D, form: dropField("pan"), wantCode: "3D-1001"},
+		{name: "missing cv2 for 3d_pay", storeType: StoreType3DPay, form: dropField("cv2"), wantCode: "3D-1001"},
 		{name: "duplicate field", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
 			return append(signForm(f, testStoreKey), banksim.Field{Name: "oid", Value: "other"})
 		}, wantCode: "3D-1001"},
-		{name: "unknown clientid", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
-			f.Set("clientid", "700655000200")
-			return signForm(f, testStoreKey)
-		}, wantCode: "3D-1002"},
-		{name: "hash ver1", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
-			f.Set("hashAlgorithm", "ver1")
-			return signForm(f, testStoreKey)
-		}, wantCode: "3D-1004"},
-		{name: "unknown storetype", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
-			f.Set("storetype", "3d_full")
-			return signForm(f, testStoreKey)
-		}, wantCode: "3D-1005"},
+		{name: "unknown clientid", storeType: StoreType3DPayHosting, form: setField("clientid", "700655000200"), wantCode: "3D-1002"},
+		{name: "hash ver1", storeType: StoreType3DPayHosting, form: setField("hashAlgorithm", "ver1"), wantCode: "3D-1004"},
+		{name: "unknown storetype", storeType: StoreType3DPayHosting, form: setField("storetype", "3d_full"), wantCode: "3D-1005"},
 		{name: "storetype not registered", storeType: StoreType3DPay, cfg: func(c *Config) { c.StoreTypes = []string{StoreType3D} },
-			form: func(f banksim.Form) banksim.Form { return signForm(f, testStoreKey) }, wantCode: "3D-1007", wantMD7: true},
-		{name: "TranType Sale", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
-			f.Set("TranType", "Sale")
-			return signForm(f, testStoreKey)
-		}, wantCode: "CORE-2001"},
-		{name: "amount with three decimals", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
-			f.Set("amount", "1.005")
-			return signForm(f, testStoreKey)
-		}, wantCode: "CORE-2007"},
-		{name: "zero amount", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
-			f.Set("amount", "0.00")
-			return signForm(f, testStoreKey)
-		}, wantCode: "CORE-2009"},
-		{name: "currency TL", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
-			f.Set("currency", "TL")
-			return signForm(f, testStoreKey)
-		}, wantCode: "CORE-2106"},
-		{name: "taksit 1", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
-			f.Set("taksit", "1")
-			return signForm(f, testStoreKey)
-		}, wantCode: "CORE-2603"},
-		{name: "oid too long", storeType: StoreType3DPayHosting, form: func(f banksim.Form) banksim.Form {
-			f.Set("oid", strings.Repeat("9", 65))
-			return signForm(f, testStoreKey)
-		}, wantCode: "CORE-1015"},
-		{name: "card number format", storeType: StoreType3D, form: func(f banksim.Form) banksim.Form {
-			f.Set("pan", "4355084355084359")
-			return signForm(f, testStoreKey)
-		}, wantCode: "HPP-1001"},
-		{name: "expiry format", storeType: StoreType3DPay, form: func(f banksim.Form) banksim.Form {
-			f.Set("Ecom_Payment_Card_ExpDate_Month", "13")
-			return signForm(f, testStoreKey)
-		}, wantCode: "CORE-2011"},
-		{name: "cvv format", storeType: StoreType3DPay, form: func(f banksim.Form) banksim.Form {
-			f.Set("cv2", "12")
-			return signForm(f, testStoreKey)
-		}, wantCode: "CORE-2515"},
+			form: resigned(nil), wantCode: "3D-1007", wantMD7: true},
+		{name: "TranType Sale", storeType: StoreType3DPayHosting, form: setField("TranType", "Sale"), wantCode: "CORE-2001"},
+		{name: "amount with three decimals", storeType: StoreType3DPayHosting, form: setField("amount", "1.005"), wantCode: "CORE-2007"},
+		{name: "zero amount", storeType: StoreType3DPayHosting, form: setField("amount", "0.00"), wantCode: "CORE-2009"},
+		{name: "currency TL", storeType: StoreType3DPayHosting, form: setField("currency", "TL"), wantCode: "CORE-2106"},
+		{name: "taksit 1", storeType: StoreType3DPayHosting, form: setField("taksit", "1"), wantCode: "CORE-2603"},
+		{name: "oid too long", storeType: StoreType3DPayHosting, form: setField("oid", strings.Repeat("9", 65)), wantCode: "CORE-1015"},
+		{name: "card number format", storeType: StoreType3D, form: setField("pan", "4355084355084359"), wantCode: "HPP-1001"},
+		{name: "expiry format", storeType: StoreType3DPay, form: setField("Ecom_Payment_Card_ExpDate_Month", "13"), wantCode: "CORE-2011"},
+		{name: "cvv format", storeType: StoreType3DPay, form: setField("cv2", "12"), wantCode: "CORE-2515"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, tc.cfg)
 			p := e.post(e.srv.URL+GatePath, tc.form(gateForm(tc.storeType, "REF-1", "10.50", good)))
-			if p.status != http.StatusOK || p.form.Action != failURL {
-				t.Fatalf("status %d, action %q: %s", p.status, p.form.Action, p.body)
+			if p.Status != http.StatusOK || p.Form.Action != failURL {
+				t.Fatalf("status %d, action %q: %s", p.Status, p.Form.Action, p.Body)
 			}
-			m := p.form.Fields.Map()
+			m := p.Form.Fields.Map()
 			if err := signer.VerifyESTv3(m, testStoreKey); err != nil {
 				t.Errorf("error callback HASH: %v", err)
 			}
@@ -438,9 +387,9 @@ func TestGateUnusableURLs(t *testing.T) {
 		name string
 		mod  func(f *banksim.Form)
 	}{
-		{"no failUrl", func(f *banksim.Form) { f.Del("failUrl") }},
-		{"relative okUrl", func(f *banksim.Form) { f.Set("okUrl", "/ok") }},
-		{"javascript failUrl", func(f *banksim.Form) { f.Set("failUrl", "javascript:alert(1)") }},
+		{"no failUrl", del("failUrl")},
+		{"relative okUrl", setTo("okUrl", "/ok")},
+		{"javascript failUrl", setTo("failUrl", "javascript:alert(1)")},
 		{"two failUrls", func(f *banksim.Form) { *f = append(*f, banksim.Field{Name: "failUrl", Value: "https://evil.example/"}) }},
 	}
 	for _, tc := range tests {
@@ -449,8 +398,8 @@ func TestGateUnusableURLs(t *testing.T) {
 			f := gateForm(StoreType3DPayHosting, "URL-1", "1", card{})
 			tc.mod(&f)
 			p := e.post(e.srv.URL+GatePath, signForm(f, testStoreKey))
-			if p.status != http.StatusBadRequest || p.form.Action != "" {
-				t.Errorf("status %d, form action %q", p.status, p.form.Action)
+			if p.Status != http.StatusBadRequest || p.Form.Action != "" {
+				t.Errorf("status %d, form action %q", p.Status, p.Form.Action)
 			}
 		})
 	}
@@ -483,7 +432,7 @@ func TestDuplicateOrder(t *testing.T) {
 		t.Fatalf("second attempt: %q", cb.m())
 	}
 	p := e.post(e.srv.URL+GatePath, signForm(gateForm(StoreType3DPay, "DUP-1", "10", withPAN("4355084355084358")), testStoreKey))
-	if m := p.form.Fields.Map(); p.form.Action != failURL || m["ErrorCode"] != "CORE-2507" {
+	if m := p.Form.Fields.Map(); p.Form.Action != failURL || m["ErrorCode"] != "CORE-2507" {
 		t.Errorf("third attempt: %q", m)
 	}
 	o, _ := e.sim.Order("DUP-1")
@@ -496,10 +445,10 @@ func TestDuplicateOrder(t *testing.T) {
 	p2 := e.post(e.srv.URL+GatePath, signForm(gateForm(StoreType3DPay, "DUP-2", "10", c), testStoreKey))
 	var results []string
 	for _, p := range []page{p1, p2} {
-		f := p.form.Fields
+		f := p.Form.Fields
 		f.Set("code", banksim.ChallengeCode)
-		cb := e.post(p.form.Action, f)
-		m := cb.form.Fields.Map()
+		cb := e.post(p.Form.Action, f)
+		m := cb.Form.Fields.Map()
 		results = append(results, m["ProcReturnCode"]+"/"+m["ErrCode"])
 	}
 	if results[0] != "00/" || results[1] != "99/CORE-2507" {
@@ -529,27 +478,27 @@ func TestHostedCardPage(t *testing.T) {
 	t.Run("bad expiry shows the page again", func(t *testing.T) {
 		e := newEnv(t, nil)
 		p := e.post(e.srv.URL+GatePath, signForm(gateForm(StoreType3DHost, "HPP-2", "3", card{}), testStoreKey))
-		if !strings.Contains(string(p.body), "Posrelay Test Mağazası") || !strings.Contains(string(p.body), "3,00 TL") || !strings.Contains(string(p.body), "Kart numarası") {
-			t.Errorf("card page lacks merchant, amount or Turkish labels:\n%s", p.body)
+		if !strings.Contains(string(p.Body), "Posrelay Test Mağazası") || !strings.Contains(string(p.Body), "3,00 TL") || !strings.Contains(string(p.Body), "Kart numarası") {
+			t.Errorf("card page lacks merchant, amount or Turkish labels:\n%s", p.Body)
 		}
-		f := p.form.Fields
+		f := p.Form.Fields
 		f.Set("pan", "4355084355084358")
 		f.Set("Ecom_Payment_Card_ExpDate_Month", "00")
 		f.Set("Ecom_Payment_Card_ExpDate_Year", "30")
 		f.Set("cv2", "000")
-		again := e.post(p.form.Action, f)
-		if again.form.Action != p.form.Action || !strings.Contains(string(again.body), "Son kullanma tarihi geçersiz") {
-			t.Fatalf("want the card page again with an error:\n%s", again.body)
+		again := e.post(p.Form.Action, f)
+		if again.Form.Action != p.Form.Action || !strings.Contains(string(again.Body), "Son kullanma tarihi geçersiz") {
+			t.Fatalf("want the card page again with an error:\n%s", again.Body)
 		}
 		f.Set("Ecom_Payment_Card_ExpDate_Month", "12")
-		ch := e.post(p.form.Action, f)
-		if !strings.Contains(ch.form.Action, ChallengePagePrefix) || !strings.Contains(string(ch.body), "4355 08** **** 4358") {
-			t.Fatalf("want the challenge:\n%s", ch.body)
+		ch := e.post(p.Form.Action, f)
+		if !strings.Contains(ch.Form.Action, ChallengePagePrefix) || !strings.Contains(string(ch.Body), "4355 08** **** 4358") {
+			t.Fatalf("want the challenge:\n%s", ch.Body)
 		}
-		if r, _ := e.http.Get(ch.form.Action); r == nil || r.StatusCode != http.StatusOK {
+		if r, _ := e.http.Get(ch.Form.Action); r == nil || r.StatusCode != http.StatusOK {
 			t.Errorf("GET challenge page")
 		}
-		if r, _ := e.http.Get(p.form.Action); r == nil || r.StatusCode != http.StatusBadRequest {
+		if r, _ := e.http.Get(p.Form.Action); r == nil || r.StatusCode != http.StatusBadRequest {
 			t.Errorf("GET card page after submission should be gone")
 		}
 	})
@@ -559,8 +508,8 @@ func TestHostedCardPage(t *testing.T) {
 		f.Set("lang", "en")
 		f.Set("currency", "978")
 		p := e.post(e.srv.URL+GatePath, signForm(f, testStoreKey))
-		if !strings.Contains(string(p.body), "Card number") || !strings.Contains(string(p.body), "1234.50 EUR") {
-			t.Errorf("English card page:\n%s", p.body)
+		if !strings.Contains(string(p.Body), "Card number") || !strings.Contains(string(p.Body), "1234.50 EUR") {
+			t.Errorf("English card page:\n%s", p.Body)
 		}
 		c := card{pan: "4355084355084358", month: "04", year: "24", cvv: "000"} // expired in May 2024
 		cb := e.drive(GatePath, signForm(f, testStoreKey), c, banksim.ChallengeCode)
@@ -603,37 +552,31 @@ func TestConcurrentPayments(t *testing.T) {
 			st := allStoreTypes[i%len(allStoreTypes)]
 			c := withPAN("4355084355084358")
 			f := signForm(gateForm(st, oid, "1", c), testStoreKey)
-			resp, err := e.http.Post(e.srv.URL+GatePath, "application/x-www-form-urlencoded", strings.NewReader(f.Encode()))
+			post := func(u string, f banksim.Form) (banksim.HTMLForm, error) {
+				p, err := banksim.PostForm(e.http, u, f)
+				return p.Form, err
+			}
+			p, err := post(e.srv.URL+GatePath, f)
 			if err != nil {
 				errs <- err
 				return
 			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			p, _ := banksim.FindForm(body)
 			if strings.Contains(p.Action, CardPagePrefix) {
 				p.Fields.Set("pan", c.pan)
 				p.Fields.Set("Ecom_Payment_Card_ExpDate_Month", "12")
 				p.Fields.Set("Ecom_Payment_Card_ExpDate_Year", "30")
 				p.Fields.Set("cv2", "000")
-				resp, err = e.http.Post(p.Action, "application/x-www-form-urlencoded", strings.NewReader(p.Fields.Encode()))
-				if err != nil {
+				if p, err = post(p.Action, p.Fields); err != nil {
 					errs <- err
 					return
 				}
-				body, _ = io.ReadAll(resp.Body)
-				resp.Body.Close()
-				p, _ = banksim.FindForm(body)
 			}
 			p.Fields.Set("code", banksim.ChallengeCode)
-			resp, err = e.http.Post(p.Action, "application/x-www-form-urlencoded", strings.NewReader(p.Fields.Encode()))
+			cb, err := post(p.Action, p.Fields)
 			if err != nil {
 				errs <- err
 				return
 			}
-			body, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			cb, _ := banksim.FindForm(body)
 			if cb.Action != okURL || cb.Fields.Value("oid") != oid || signer.VerifyESTv3(cb.Fields.Map(), testStoreKey) != nil {
 				errs <- fmt.Errorf("%s: callback to %q for %q", oid, cb.Action, cb.Fields.Value("oid"))
 				return

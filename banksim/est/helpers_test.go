@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -91,25 +93,35 @@ func signForm(f banksim.Form, key string) banksim.Form {
 	return append(f, banksim.Field{Name: "hash", Value: signer.ESTv3Hash(f.Map(), key)})
 }
 
-// page is one HTML answer and its first form.
-type page struct {
-	status int
-	url    string
-	body   []byte
-	form   banksim.HTMLForm
-	ctype  string
+// resigned returns a form edit: edit (if not nil), then sign with the
+// store key.
+func resigned(edit func(f *banksim.Form)) func(banksim.Form) banksim.Form {
+	return func(f banksim.Form) banksim.Form {
+		if edit != nil {
+			edit(&f)
+		}
+		return signForm(f, testStoreKey)
+	}
 }
+
+// setField and dropField change one field, then sign.
+func setField(name, value string) func(banksim.Form) banksim.Form {
+	return resigned(setTo(name, value))
+}
+
+func dropField(name string) func(banksim.Form) banksim.Form {
+	return resigned(del(name))
+}
+
+// page is one HTML answer and its first form.
+type page = banksim.Page
 
 func (e *env) post(u string, f banksim.Form) page {
 	e.t.Helper()
-	resp, err := e.http.Post(u, "application/x-www-form-urlencoded", strings.NewReader(f.Encode()))
+	p, err := banksim.PostForm(e.http, u, f)
 	if err != nil {
 		e.t.Fatalf("POST %s: %v", u, err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	p := page{status: resp.StatusCode, url: u, body: body, ctype: resp.Header.Get("Content-Type")}
-	p.form, _ = banksim.FindForm(body)
 	return p
 }
 
@@ -130,18 +142,18 @@ func (e *env) drive(gatePath string, form banksim.Form, c card, code string) cal
 	e.t.Helper()
 	p := e.post(e.srv.URL+gatePath, form)
 	for range 4 {
-		if p.status != http.StatusOK {
-			e.t.Fatalf("%s: status %d: %s", p.url, p.status, p.body)
+		if p.Status != http.StatusOK {
+			e.t.Fatalf("%s: status %d: %s", p.URL, p.Status, p.Body)
 		}
-		act := p.form.Action
+		act := p.Form.Action
 		switch {
 		case act == okURL || act == failURL:
-			if !strings.Contains(p.ctype, "ISO-8859-9") {
-				e.t.Errorf("callback page Content-Type %q, want ISO-8859-9", p.ctype)
+			if !strings.Contains(p.ContentType, "ISO-8859-9") {
+				e.t.Errorf("callback page Content-Type %q, want ISO-8859-9", p.ContentType)
 			}
-			return callback{to: act, fields: p.form.Fields, page: p}
+			return callback{to: act, fields: p.Form.Fields, page: p}
 		case strings.Contains(act, CardPagePrefix):
-			f := p.form.Fields
+			f := p.Form.Fields
 			f.Set("pan", c.pan)
 			f.Set("Ecom_Payment_Card_ExpDate_Month", c.month)
 			f.Set("Ecom_Payment_Card_ExpDate_Year", c.year)
@@ -149,7 +161,7 @@ func (e *env) drive(gatePath string, form banksim.Form, c card, code string) cal
 			f.Set("cardHolderName", "Ayşe Yılmaz")
 			p = e.post(act, f)
 		case strings.Contains(act, ChallengePagePrefix):
-			f := p.form.Fields
+			f := p.Form.Fields
 			if code == "cancel" {
 				f.Set("action", "cancel")
 			} else {
@@ -158,7 +170,7 @@ func (e *env) drive(gatePath string, form banksim.Form, c card, code string) cal
 			}
 			p = e.post(act, f)
 		default:
-			e.t.Fatalf("unexpected page (action %q): %s", act, p.body)
+			e.t.Fatalf("unexpected page (action %q): %s", act, p.Body)
 		}
 	}
 	e.t.Fatalf("no callback after four pages")
@@ -348,3 +360,19 @@ func wantFields(t *testing.T, a answer, want map[string]string) {
 		}
 	}
 }
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// setTo and del are form edits that change one field.
+func setTo(name, value string) func(*banksim.Form) {
+	return func(f *banksim.Form) { f.Set(name, value) }
+}
+
+func del(name string) func(*banksim.Form) { return func(f *banksim.Form) { f.Del(name) } }

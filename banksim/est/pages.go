@@ -1,41 +1,25 @@
 package est
 
 import (
-	"bytes"
-	"html/template"
 	"net/http"
-	"strings"
 
 	"github.com/posrelay/posrelay/banksim"
 )
 
 // Page texts in Turkish and English (by the gate's lang field).
 type texts struct {
-	Lang, CardTitle, ChallengeTitle, Merchant, Order, Amount, Card       string
-	PAN, Month, Year, CVV, Holder, Pay, CodePrompt, Code, Submit, Cancel string
-	Hint, NotFound, BadExpiry, BadCVV                                    string
+	banksim.PageWords
+	CardTitle, Month, Year, CVV, Pay string
 }
 
 var pageTexts = map[string]texts{
 	"tr": {
-		Lang: "tr", CardTitle: "Güvenli Ödeme", ChallengeTitle: "3-D Secure Doğrulama",
-		Merchant: "Üye işyeri", Order: "Sipariş no", Amount: "Tutar", Card: "Kart",
-		PAN: "Kart numarası", Month: "Son kullanma ayı (AA)", Year: "Son kullanma yılı (YY)",
-		CVV: "Güvenlik kodu (CVV)", Holder: "Kart sahibi", Pay: "Ödemeyi tamamla",
-		CodePrompt: "Kartınıza kayıtlı telefona gönderilen tek kullanımlık şifreyi giriniz.",
-		Code:       "Şifre", Submit: "Onayla", Cancel: "İptal",
-		Hint:     "Simülatör: doğru şifre " + banksim.ChallengeCode + ".",
-		NotFound: "İşlem bulunamadı veya tamamlanmış.", BadExpiry: "Son kullanma tarihi geçersiz.", BadCVV: "Güvenlik kodu geçersiz.",
+		PageWords: banksim.Words("tr"), CardTitle: "Güvenli Ödeme",
+		Month: "Son kullanma ayı (AA)", Year: "Son kullanma yılı (YY)", CVV: "Güvenlik kodu (CVV)", Pay: "Ödemeyi tamamla",
 	},
 	"en": {
-		Lang: "en", CardTitle: "Secure Payment", ChallengeTitle: "3-D Secure Verification",
-		Merchant: "Merchant", Order: "Order", Amount: "Amount", Card: "Card",
-		PAN: "Card number", Month: "Expiry month (MM)", Year: "Expiry year (YY)",
-		CVV: "Security code (CVV)", Holder: "Card holder", Pay: "Pay",
-		CodePrompt: "Enter the one-time code sent to the phone registered for your card.",
-		Code:       "Code", Submit: "Submit", Cancel: "Cancel",
-		Hint:     "Simulator: the code is " + banksim.ChallengeCode + ".",
-		NotFound: "Transaction not found or already completed.", BadExpiry: "The expiry date is not valid.", BadCVV: "The security code is not valid.",
+		PageWords: banksim.Words("en"), CardTitle: "Secure Payment",
+		Month: "Expiry month (MM)", Year: "Expiry year (YY)", CVV: "Security code (CVV)", Pay: "Pay",
 	},
 }
 
@@ -46,96 +30,38 @@ func textsFor(lang string) texts {
 	return pageTexts["tr"]
 }
 
-const pageHead = `<!DOCTYPE html>
-<html lang="{{.T.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>body{font-family:sans-serif;max-width:28em;margin:2em auto;padding:0 1em}label{display:block;margin:.6em 0 .2em}input{font-size:1.1em;width:100%;box-sizing:border-box}button{font-size:1.1em;margin:1em .5em 0 0}.err{color:#b00}dl{display:grid;grid-template-columns:auto 1fr;gap:.2em 1em}</style>
-</head><body>
-<h1>{{.Title}}</h1>
-<dl><dt>{{.T.Merchant}}</dt><dd>{{.Merchant}}</dd><dt>{{.T.Order}}</dt><dd>{{.OrderID}}</dd><dt>{{.T.Amount}}</dt><dd>{{.Amount}}</dd>{{if .Masked}}<dt>{{.T.Card}}</dt><dd>{{.Masked}}</dd>{{end}}</dl>
-{{if .Error}}<p class="err">{{.Error}}</p>{{end}}
-`
-
-var cardPage = template.Must(template.New("card").Parse(pageHead + `<form id="card" method="post" action="{{.Action}}" autocomplete="off">
-<label for="pan">{{.T.PAN}}</label><input id="pan" name="pan" inputmode="numeric" required>
+var cardPage = banksim.CardPage(banksim.OrderPageHead, `<label for="pan">{{.T.PAN}}</label><input id="pan" name="pan" inputmode="numeric" required>
 <label for="m">{{.T.Month}}</label><input id="m" name="Ecom_Payment_Card_ExpDate_Month" inputmode="numeric" maxlength="2" required>
 <label for="y">{{.T.Year}}</label><input id="y" name="Ecom_Payment_Card_ExpDate_Year" inputmode="numeric" maxlength="2" required>
 <label for="cvv">{{.T.CVV}}</label><input id="cvv" name="cv2" inputmode="numeric" maxlength="4" required>
 <label for="holder">{{.T.Holder}}</label><input id="holder" name="cardHolderName">
-<button type="submit">{{.T.Pay}}</button>
-</form>
-</body></html>
-`))
+`)
 
-var challengePage = template.Must(template.New("challenge").Parse(pageHead + `<p>{{.T.CodePrompt}}</p>
-<form id="challenge" method="post" action="{{.Action}}" autocomplete="off">
-<label for="code">{{.T.Code}}</label><input id="code" name="code" inputmode="numeric" autofocus>
-<button type="submit" name="action" value="submit">{{.T.Submit}}</button>
-<button type="submit" name="action" value="cancel" formnovalidate>{{.T.Cancel}}</button>
-</form>
-<p><small>{{.T.Hint}}</small></p>
-</body></html>
-`))
+var challengePage = banksim.ChallengePage(banksim.OrderPageHead, "")
 
-type pageData struct {
-	T                                texts
-	Title, Merchant, OrderID, Amount string
-	Masked, Error, Action            string
-}
-
-func (s *Sim) pageData(r *http.Request, a *attempt, title, action, errMsg string) pageData {
+// writePage shows the card page or, if challenge, the challenge page for
+// the attempt.
+func (s *Sim) writePage(w http.ResponseWriter, r *http.Request, a *attempt, challenge bool, errMsg string) {
 	s.mu.Lock()
 	lang, oid, amount, currency, id, pan := a.lang, a.oid, a.amount, a.currency, a.id, a.pan
 	s.mu.Unlock()
-	d := pageData{T: textsFor(lang), Title: title, Merchant: s.cfg.MerchantName, OrderID: oid, Amount: displayAmount(amount, currency, lang), Error: errMsg}
-	d.Action = baseURL(r) + action + id
+	t := textsFor(lang)
+	page, title, action := cardPage, t.CardTitle, CardPagePrefix
+	if challenge {
+		page, title, action = challengePage, t.ChallengeTitle, ChallengePagePrefix
+	}
+	d := banksim.PageData{T: t, Title: title, Merchant: s.cfg.MerchantName, OrderID: oid,
+		Amount: banksim.DisplayAmount(amount, currency, lang), Error: errMsg, Action: banksim.BaseURL(r) + action + id}
 	if pan != "" {
 		d.Masked = banksim.MaskGrouped(pan)
 	}
-	return d
-}
-
-// displayAmount is "1.234,56 TL" in Turkish and "1234.56 TRY" in English.
-func displayAmount(minor int64, currency, lang string) string {
-	alpha := banksim.CurrencyAlpha(currency)
-	s := banksim.FormatAmount(minor)
-	if lang == "en" {
-		return s + " " + alpha
-	}
-	whole, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, c := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte('.')
-		}
-		b.WriteRune(c)
-	}
-	if alpha == "TRY" {
-		alpha = "TL"
-	}
-	return b.String() + "," + frac + " " + alpha
-}
-
-func render(w http.ResponseWriter, status int, t *template.Template, d pageData) {
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, d); err != nil {
-		banksim.WriteHTML(w, http.StatusInternalServerError, banksim.ErrorPage("Hata / Error", err.Error()))
-		return
-	}
-	banksim.WriteHTML(w, status, buf.Bytes())
+	banksim.WritePage(w, page, d)
 }
 
 func (s *Sim) writeCardPage(w http.ResponseWriter, r *http.Request, a *attempt, errMsg string) {
-	t := textsFor(a.lang)
-	render(w, http.StatusOK, cardPage, s.pageData(r, a, t.CardTitle, CardPagePrefix, errMsg))
+	s.writePage(w, r, a, false, errMsg)
 }
 
 func (s *Sim) writeChallengePage(w http.ResponseWriter, r *http.Request, a *attempt) {
-	t := textsFor(a.lang)
-	render(w, http.StatusOK, challengePage, s.pageData(r, a, t.ChallengeTitle, ChallengePagePrefix, ""))
-}
-
-func writeGone(w http.ResponseWriter, lang string) {
-	t := textsFor(lang)
-	banksim.WriteHTML(w, http.StatusBadRequest, banksim.ErrorPage("Hata / Error", t.NotFound))
+	s.writePage(w, r, a, true, "")
 }

@@ -1,9 +1,6 @@
 package est
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"net"
@@ -107,8 +104,7 @@ type Sim struct {
 	cfg        Config
 	storeTypes map[string]bool
 	ledger     *banksim.Ledger
-	done       chan struct{}
-	closeOnce  sync.Once
+	hold       banksim.Hold
 	seq        atomic.Uint64
 
 	mu       sync.Mutex
@@ -121,27 +117,12 @@ type Sim struct {
 
 // New returns a simulator for cfg.
 func New(cfg Config) *Sim {
-	if cfg.ClientID == "" {
-		cfg.ClientID = SandboxClientID
-	}
-	if cfg.StoreKey == "" {
-		cfg.StoreKey = SandboxStoreKey
-	}
-	if cfg.APIUser == "" {
-		cfg.APIUser = SandboxAPIUser
-	}
-	if cfg.APIPassword == "" {
-		cfg.APIPassword = SandboxAPIPassword
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.HangFor <= 0 {
-		cfg.HangFor = 30 * time.Second
-	}
-	if cfg.MerchantName == "" {
-		cfg.MerchantName = "Posrelay Test Mağazası"
-	}
+	banksim.SetDefault(&cfg.ClientID, SandboxClientID)
+	banksim.SetDefault(&cfg.StoreKey, SandboxStoreKey)
+	banksim.SetDefault(&cfg.APIUser, SandboxAPIUser)
+	banksim.SetDefault(&cfg.APIPassword, SandboxAPIPassword)
+	banksim.SetDefault(&cfg.MerchantName, "Posrelay Test Mağazası")
+	banksim.DefaultTiming(&cfg.Now, &cfg.HangFor)
 	st := map[string]bool{}
 	if len(cfg.StoreTypes) == 0 {
 		cfg.StoreTypes = allStoreTypes
@@ -153,7 +134,6 @@ func New(cfg Config) *Sim {
 		cfg:        cfg,
 		storeTypes: st,
 		ledger:     banksim.NewLedger(),
-		done:       make(chan struct{}),
 		attempts:   map[string]*attempt{},
 		byMD:       map[string]*attempt{},
 		byTrans:    map[string]string{},
@@ -163,7 +143,7 @@ func New(cfg Config) *Sim {
 			APIByOrderKind: map[string]map[string]int{},
 		},
 	}
-	s.seq.Store(uint64(100000 + randInt(800000)))
+	s.seq.Store(uint64(100000 + banksim.RandInt(800000)))
 	return s
 }
 
@@ -188,10 +168,7 @@ func (s *Sim) Calls() Calls {
 	c := s.calls
 	c.API = maps.Clone(s.calls.API)
 	c.APIByOrder = maps.Clone(s.calls.APIByOrder)
-	c.APIByOrderKind = make(map[string]map[string]int, len(s.calls.APIByOrderKind))
-	for k, v := range s.calls.APIByOrderKind {
-		c.APIByOrderKind[k] = maps.Clone(v)
-	}
+	c.APIByOrderKind = banksim.CloneCounts(s.calls.APIByOrderKind)
 	return c
 }
 
@@ -201,7 +178,7 @@ func (s *Sim) Order(oid string) (Order, bool) { return s.ledger.Order(oid, s.now
 
 // Close releases API calls that are hanging on purpose (the "timeout"
 // card); they drop their connections. The simulator keeps serving.
-func (s *Sim) Close() { s.closeOnce.Do(func() { close(s.done) }) }
+func (s *Sim) Close() { s.hold.Release() }
 
 func (s *Sim) now() time.Time { return s.cfg.Now() }
 
@@ -219,12 +196,7 @@ func (s *Sim) countAPI(kind, oid string) {
 		return
 	}
 	s.calls.APIByOrder[oid]++
-	m := s.calls.APIByOrderKind[oid]
-	if m == nil {
-		m = map[string]int{}
-		s.calls.APIByOrderKind[oid] = m
-	}
-	m[kind]++
+	banksim.CountIn(s.calls.APIByOrderKind, oid, kind)
 }
 
 func (s *Sim) indexTxn(transID, oid string) {
@@ -258,7 +230,7 @@ func (s *Sim) newTransID(t time.Time) string {
 	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	var r [3]byte
 	for i := range r {
-		r[i] = letters[randInt(len(letters))]
+		r[i] = letters[banksim.RandInt(len(letters))]
 	}
 	return fmt.Sprintf("%02d%03d%c%s%05d", l.Year()%100, l.YearDay(), 'A'+byte(l.Hour()), r[:], s.next()%100000)
 }
@@ -270,7 +242,7 @@ func (s *Sim) newHostRef(t time.Time) (ref, stan string) {
 	return fmt.Sprintf("%d%03d00%s", l.Year()%10, l.YearDay(), stan), stan
 }
 
-func newAuthCode() string { return fmt.Sprintf("P%05d", randInt(100000)) }
+func newAuthCode() string { return fmt.Sprintf("P%05d", banksim.RandInt(100000)) }
 
 // merchantNo and terminalNo derive the acquirer's merchant and terminal
 // numbers from the client id ("700655000200" → "655000200", "00655000").
@@ -292,27 +264,6 @@ func (s *Sim) batch(t time.Time) string { return fmt.Sprint(banksim.BatchNumber(
 // cardIssuer is the issuing bank the simulator reports for every card.
 const cardIssuer = "T. HALK BANKASI A.Ş."
 
-func randBytes(n int) []byte {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return b
-}
-
-func randHex(n int) string { return hex.EncodeToString(randBytes(n)) }
-
-func randB64(n int) string { return b64(randBytes(n)) }
-
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
-func randInt(n int) int {
-	b := randBytes(8)
-	var v uint64
-	for _, x := range b {
-		v = v<<8 | uint64(x)
-	}
-	return int(v % uint64(n))
-}
-
 // clientIP is the shopper's address as the gate sees it.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -320,15 +271,4 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// baseURL is the scheme and host the request came to, so the pages link
-// back to the simulator wherever it is mounted (X-Forwarded-Proto is
-// honoured for a TLS-terminating proxy in front).
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }

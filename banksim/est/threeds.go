@@ -2,7 +2,6 @@ package est
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -11,36 +10,54 @@ import (
 )
 
 func (s *Sim) handleCardPage(w http.ResponseWriter, r *http.Request) {
-	a := s.lookup(r.PathValue("id"))
-	s.mu.Lock()
-	ok := a != nil && a.hosted() && a.stage == stageCard
-	s.mu.Unlock()
-	if !ok {
-		writeGone(w, "tr")
+	if a := s.waiting(r.PathValue("id"), stageCard); a != nil {
+		s.writeCardPage(w, r, a, "")
 		return
 	}
-	s.writeCardPage(w, r, a, "")
+	banksim.WriteGone(w, "tr")
+}
+
+// waiting returns the attempt id if it is at stage st: showing its hosted
+// card page or its challenge.
+func (s *Sim) waiting(id string, st stage) *attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.attempts[id]
+	if a == nil || !a.at(st) {
+		return nil
+	}
+	return a
+}
+
+// claim takes the post of a page shown at stage st: it reads the form and
+// moves the attempt to next. An unreadable post or an attempt that is not
+// at st gets the gone page, and claim returns nil.
+func (s *Sim) claim(w http.ResponseWriter, r *http.Request, st, next stage) (*attempt, banksim.Form) {
+	a := s.lookup(r.PathValue("id"))
+	body, err := banksim.ReadForm(w, r)
+	if err != nil || a == nil {
+		banksim.WriteGone(w, "tr")
+		return nil, nil
+	}
+	s.mu.Lock()
+	if !a.at(st) {
+		s.mu.Unlock()
+		banksim.WriteGone(w, a.lang)
+		return nil, nil
+	}
+	a.stage = next
+	s.mu.Unlock()
+	return a, body
 }
 
 // handleCardSubmit takes the hosted card page: a card number the page
 // cannot read ends the attempt with HPP-1001 (EST-F4); a bad expiry or CVV
 // shows the page again.
 func (s *Sim) handleCardSubmit(w http.ResponseWriter, r *http.Request) {
-	a := s.lookup(r.PathValue("id"))
-	body, err := readForm(w, r)
-	if err != nil || a == nil {
-		writeGone(w, "tr")
+	a, body := s.claim(w, r, stageCard, stageChallenge) // reverted if the page is shown again
+	if a == nil {
 		return
 	}
-	s.mu.Lock()
-	if !a.hosted() || a.stage != stageCard {
-		s.mu.Unlock()
-		writeGone(w, a.lang)
-		return
-	}
-	a.stage = stageChallenge // claimed; reverted if the page is shown again
-	s.mu.Unlock()
-
 	pan := strings.ReplaceAll(body.Value("pan"), " ", "")
 	month, year := body.Value("Ecom_Payment_Card_ExpDate_Month"), body.Value("Ecom_Payment_Card_ExpDate_Year")
 	if !banksim.ValidPAN(pan) {
@@ -98,32 +115,18 @@ func (s *Sim) begin3DS(w http.ResponseWriter, r *http.Request, a *attempt) {
 }
 
 func (s *Sim) handleChallengePage(w http.ResponseWriter, r *http.Request) {
-	a := s.lookup(r.PathValue("id"))
-	s.mu.Lock()
-	ok := a != nil && a.stage == stageChallenge
-	s.mu.Unlock()
-	if !ok {
-		writeGone(w, "tr")
+	if a := s.waiting(r.PathValue("id"), stageChallenge); a != nil {
+		s.writeChallengePage(w, r, a)
 		return
 	}
-	s.writeChallengePage(w, r, a)
+	banksim.WriteGone(w, "tr")
 }
 
 func (s *Sim) handleChallengeSubmit(w http.ResponseWriter, r *http.Request) {
-	a := s.lookup(r.PathValue("id"))
-	body, err := readForm(w, r)
-	if err != nil || a == nil {
-		writeGone(w, "tr")
+	a, body := s.claim(w, r, stageChallenge, stageDone)
+	if a == nil {
 		return
 	}
-	s.mu.Lock()
-	if a.stage != stageChallenge {
-		s.mu.Unlock()
-		writeGone(w, a.lang)
-		return
-	}
-	a.stage = stageDone
-	s.mu.Unlock()
 	switch {
 	case body.Value("action") == "cancel":
 		s.finish3DS(w, r, a, "0", "N-status/Cancelled by cardholder")
@@ -132,14 +135,6 @@ func (s *Sim) handleChallengeSubmit(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.finish3DS(w, r, a, "0", "")
 	}
-}
-
-func readForm(w http.ResponseWriter, r *http.Request) (banksim.Form, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, banksim.MaxFormBytes))
-	if err != nil {
-		return nil, err
-	}
-	return banksim.ParseForm(b)
 }
 
 // schemeID is the sID / dsId of a card scheme: 1 Visa, 2 MasterCard
@@ -154,24 +149,9 @@ func schemeID(brand string) string {
 	return "1"
 }
 
-// eciFor returns the ECI of a fully authenticated and of an attempted
-// authentication for the scheme.
-func eciFor(brand string, full bool) string {
-	if brand == "MASTERCARD" {
-		if full {
-			return "02"
-		}
-		return "01"
-	}
-	if full {
-		return "05"
-	}
-	return "06"
-}
-
 // newMD builds an md like "435508:<64 hex>:3827:##700655000200".
 func (s *Sim) newMD(pan string) string {
-	return fmt.Sprintf("%s:%s:%04d:##%s", pan[:6], strings.ToUpper(randHex(32)), randInt(10000), s.cfg.ClientID)
+	return fmt.Sprintf("%s:%s:%04d:##%s", pan[:6], strings.ToUpper(banksim.RandHex(32)), banksim.RandInt(10000), s.cfg.ClientID)
 }
 
 // finish3DS ends the 3-D step with mdStatus, authorises the payment for
@@ -179,19 +159,19 @@ func (s *Sim) newMD(pan string) string {
 func (s *Sim) finish3DS(w http.ResponseWriter, r *http.Request, a *attempt, mdStatus, mdErrorMsg string) {
 	now := s.now()
 	brand := banksim.Brand(a.pan)
-	acs := baseURL(r) + ChallengePagePrefix + a.id
+	acs := banksim.BaseURL(r) + ChallengePagePrefix + a.id
 	var tx, eci, cavv string
 	switch mdStatus {
 	case "1":
-		tx, eci, cavv = "Y", eciFor(brand, true), randCAVV()
+		tx, eci, cavv = "Y", banksim.ECI(brand == "MASTERCARD", true), randCAVV()
 		if mdErrorMsg == "" {
 			mdErrorMsg = "Y-status/Challenge authentication via ACS: " + acs
 		}
 	case "2":
-		tx, eci = "N", eciFor(brand, false)
+		tx, eci = "N", banksim.ECI(brand == "MASTERCARD", false)
 		mdErrorMsg = "N-status/Card not enrolled in 3-D Secure"
 	case "4":
-		tx, eci, cavv = "A", eciFor(brand, false), randCAVV()
+		tx, eci, cavv = "A", banksim.ECI(brand == "MASTERCARD", false), randCAVV()
 		mdErrorMsg = "A-status/Attempts processing performed"
 	default:
 		tx = "N"
@@ -202,7 +182,7 @@ func (s *Sim) finish3DS(w http.ResponseWriter, r *http.Request, a *attempt, mdSt
 	s.mu.Lock()
 	a.stage = stageDone
 	a.mdStatus, a.txStatus, a.eci, a.cavv, a.mdErrorMsg = mdStatus, tx, eci, cavv, mdErrorMsg
-	a.xid, a.md = randB64(20), s.newMD(a.pan)
+	a.xid, a.md = banksim.RandB64(20), s.newMD(a.pan)
 	a.masked = banksim.MaskGrouped(a.pan)
 	a.mdUsed = a.pays() // the gateway itself pays with it, or it is free for provisioning
 	s.byMD[a.md] = a
@@ -226,11 +206,7 @@ func (s *Sim) finish3DS(w http.ResponseWriter, r *http.Request, a *attempt, mdSt
 }
 
 // randCAVV looks like "ABABByBkEgAAAABllJMDdVWUGZE=".
-func randCAVV() string {
-	b := randBytes(20)
-	b[0], b[1] = 0x00, 0x10
-	return b64(b)
-}
+func randCAVV() string { return banksim.RandCAVV(0x00, 0x10) }
 
 // threeDFields builds a callback after the 3-D step (§1.6): the merchant's
 // fields (minus hash, pan, cv2) and the MPI's.
@@ -273,7 +249,7 @@ func (s *Sim) threeDFields(a *attempt) banksim.Form {
 	f.Set("callbackCall", "true")
 	f.Set("TRANID", "")
 	f.Set("encoding", "ISO-8859-9")
-	f.Set("rnd", randB64(15))
+	f.Set("rnd", banksim.RandB64(15))
 	f.Set("NATIONALIDNO", "")
 	return f
 }

@@ -1,10 +1,8 @@
 package payfor
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,7 +40,7 @@ func orderOf(req map[string]string) string {
 
 func (s *Sim) handleAPI(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxXMLBytes))
+	body, err := banksim.ReadBody(w, r, maxXMLBytes)
 	if !s.allowed(r) {
 		s.countXML("", "")
 		s.countRefusal(codeIPRestrict.Code)
@@ -136,11 +134,7 @@ func answerCode(elems []kv) string {
 func writeXML(w http.ResponseWriter, elems []kv) { writeRaw(w, renderResponse(elems)) }
 
 func writeRaw(w http.ResponseWriter, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "text/xml; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	banksim.WriteBody(w, "text/xml; charset=utf-8", body)
 }
 
 // paymentAnswer is a payment, void or refund answer (PF-F1, the serializer
@@ -208,7 +202,7 @@ func (s *Sim) pay(w http.ResponseWriter, r *http.Request, oid, holder string, t 
 	case outcome == banksim.Timeout:
 		// The sale is recorded; the answer never comes (only OrderInquiry tells).
 		s.logf("xml: OrderId=%q approved, answer withheld (timeout card)", oid)
-		s.hang(r.Context())
+		s.hold.Hang(r.Context(), s.cfg.HangFor)
 		panic(http.ErrAbortHandler)
 	case outcome == banksim.Malformed:
 		s.logf("xml: OrderId=%q approved, answer mangled (malformed card)", oid)
@@ -217,24 +211,9 @@ func (s *Sim) pay(w http.ResponseWriter, r *http.Request, oid, holder string, t 
 			writeRaw(w, full[:len(full)*3/5])
 			return
 		}
-		page := banksim.WAFPage(fmt.Sprintf("%019d", randInt(1e18)))
-		w.Header().Set("Content-Type", "text/html")
-		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
-		_, _ = w.Write(page)
+		banksim.WriteBody(w, "text/html", banksim.WAFPage(fmt.Sprintf("%019d", banksim.RandInt(int64(1e18)))))
 	default:
 		writeXML(w, paymentAnswer(t.AuthCode, t.HostRef, "00", oid, codeOK.Msg, holder))
-	}
-}
-
-// hang waits until the client goes away, HangFor passes or the simulator
-// is closed.
-func (s *Sim) hang(ctx context.Context) {
-	t := time.NewTimer(s.cfg.HangFor)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	case <-s.done:
 	}
 }
 

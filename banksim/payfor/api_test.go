@@ -112,7 +112,7 @@ func TestTxnHistory(t *testing.T) {
 	get := func(fields ...string) []byte {
 		t.Helper()
 		_, p := e.api(account(append([]string{"SecureType", "Report"}, fields...)...)...)
-		return p.body
+		return p.Body
 	}
 	body := get("OrderId", "H-1", "TxnType", "TxnHistory", "Lang", "TR")
 	for _, want := range []string{"<TxnHistoryReport", "<TxnType>PreAuth</TxnType>", "<TxnType>PostAuth</TxnType>", "<OrgOrderId>H-1</OrgOrderId>",
@@ -165,8 +165,8 @@ func TestXMLGateRefusals(t *testing.T) {
 			if a["ProcReturnCode"] != tc.code || a["ErrMsg"] == "" {
 				t.Fatalf("answer %v; want %s", a, tc.code)
 			}
-			if !bytes.Contains(p.body, []byte("<AuthCode>\r\n  </AuthCode>")) || !strings.HasPrefix(p.ctype, "text/xml") {
-				t.Errorf("answer not shaped like the bank's: %q %s", p.ctype, p.body)
+			if !bytes.Contains(p.Body, []byte("<AuthCode>\r\n  </AuthCode>")) || !strings.HasPrefix(p.ContentType, "text/xml") {
+				t.Errorf("answer not shaped like the bank's: %q %s", p.ContentType, p.Body)
 			}
 			if e.sim.Calls().Refusals[tc.code] != 1 {
 				t.Errorf("refusals %v", e.sim.Calls().Refusals)
@@ -262,11 +262,11 @@ func TestTimeoutAndMalformed(t *testing.T) {
 			e := newEnv(t, func(c *Config) { c.MalformedXML = truncated })
 			a, p := e.api(account("OrderId", "W-1", "SecureType", "NonSecure", "TxnType", "Auth", "PurchAmount", "1", "Currency", "949",
 				"InstallmentCount", "0", "Pan", "4000000000009805", "Expiry", "1230", "Cvv2", "000")...)
-			if a != nil || p.status != 200 {
-				t.Fatalf("answer %v (%d %s)", a, p.status, p.body)
+			if a != nil || p.Status != 200 {
+				t.Fatalf("answer %v (%d %s)", a, p.Status, p.Body)
 			}
-			if truncated != bytes.HasPrefix(p.body, []byte("<?xml")) || !truncated && !bytes.Contains(p.body, []byte("The requested URL was rejected")) {
-				t.Errorf("body %s", p.body)
+			if truncated != bytes.HasPrefix(p.Body, []byte("<?xml")) || !truncated && !bytes.Contains(p.Body, []byte("The requested URL was rejected")) {
+				t.Errorf("body %s", p.Body)
 			}
 			if o, _ := e.sim.Order("W-1"); o.State != banksim.StateApproved {
 				t.Errorf("ledger %+v", o)
@@ -281,16 +281,16 @@ func TestInspection(t *testing.T) {
 	e.pay(model3DPay, "I-1", "1.00", withPAN(approveCard))
 	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+CallsPath, nil)
 	p := e.do(req)
-	if !bytes.Contains(p.body, []byte(`"formPosts":{"3DPay":1}`)) || !bytes.Contains(p.body, []byte(`"callbacks":1`)) {
-		t.Errorf("calls %s", p.body)
+	if !bytes.Contains(p.Body, []byte(`"formPosts":{"3DPay":1}`)) || !bytes.Contains(p.Body, []byte(`"callbacks":1`)) {
+		t.Errorf("calls %s", p.Body)
 	}
 	req, _ = http.NewRequest(http.MethodGet, e.srv.URL+OrderPathPrefix+"I-1", nil)
-	if p := e.do(req); p.status != 200 || !bytes.Contains(p.body, []byte(`"State":"approved"`)) || bytes.Contains(p.body, []byte(approveCard)) {
-		t.Errorf("order %d %s", p.status, p.body)
+	if p := e.do(req); p.Status != 200 || !bytes.Contains(p.Body, []byte(`"State":"approved"`)) || bytes.Contains(p.Body, []byte(approveCard)) {
+		t.Errorf("order %d %s", p.Status, p.Body)
 	}
 	req, _ = http.NewRequest(http.MethodGet, e.srv.URL+OrderPathPrefix+"nope", nil)
-	if p := e.do(req); p.status != 404 {
-		t.Errorf("unknown order: %d", p.status)
+	if p := e.do(req); p.Status != 404 {
+		t.Errorf("unknown order: %d", p.Status)
 	}
 }
 

@@ -62,7 +62,7 @@ func FuzzGateForm(f *testing.F) {
 					t.Fatalf("accepted without %s", n)
 				}
 			}
-			if a.amount <= 0 || banksim.CurrencyAlpha(a.currency) == "" || !usableURL(a.okURL) || !usableURL(a.failURL) {
+			if a.amount <= 0 || banksim.CurrencyAlpha(a.currency) == "" || !banksim.UsableURL(a.okURL) || !banksim.UsableURL(a.failURL) {
 				t.Fatalf("accepted attempt %+v", a)
 			}
 			if gate && !banksim.ValidPAN(a.pan) || !gate && a.pan != "" {
@@ -72,7 +72,7 @@ func FuzzGateForm(f *testing.F) {
 				t.Fatal("the card stays in the form kept for the callback")
 			}
 		case !ref.page:
-			if !usableURL(form.Value("FailUrl")) {
+			if !banksim.UsableURL(form.Value("FailUrl")) {
 				t.Fatalf("callback refusal to %q", form.Value("FailUrl"))
 			}
 		}

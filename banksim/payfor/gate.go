@@ -1,10 +1,7 @@
 package payfor
 
 import (
-	"io"
-	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +52,10 @@ type attempt struct {
 
 func (a *attempt) hosted() bool { return a.model == model3DHost }
 
+// at reports whether the attempt shows the page of stage st: the
+// challenge, or the card page of 3DHost.
+func (a *attempt) at(st stage) bool { return a.stage == st && (st != stageCard || a.hosted()) }
+
 // pays reports whether the bank authorises at the end of the 3-D step.
 func (a *attempt) pays() bool { return a.model != model3DModel }
 
@@ -96,10 +97,10 @@ func (s *Sim) parseGate(body []byte, gate, allowed bool) (banksim.Form, *attempt
 	if err != nil || len(form) == 0 {
 		return form, nil, &refusal{def: codeEmpty, page: true}
 	}
-	if fail := form.Value("FailUrl"); !usableURL(fail) {
+	if fail := form.Value("FailUrl"); !banksim.UsableURL(fail) {
 		return form, nil, &refusal{def: codeNoFailURL, page: true}
 	}
-	if !usableURL(form.Value("OkUrl")) {
+	if !banksim.UsableURL(form.Value("OkUrl")) {
 		return form, nil, refuse(codeBadOkURL, "")
 	}
 	if gate && !allowed {
@@ -250,24 +251,17 @@ func (a *attempt) setCard(pan, expiry string, now time.Time) {
 	}
 }
 
-func usableURL(u string) bool {
-	p, err := url.Parse(u)
-	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" && !strings.ContainsAny(u, " \t\r\n\"<>")
-}
-
 // handleGate serves Default.aspx (gate true) and 3DHost.aspx.
 func (s *Sim) handleGate(w http.ResponseWriter, r *http.Request, gate bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/x-www-form-urlencoded" {
-			s.countForm("")
-			banksim.WriteHTML(w, http.StatusOK, banksim.ErrorPage("Hata / Error", codeEmpty.Code+" "+codeEmpty.Msg))
-			return
-		}
+	if !banksim.IsFormPost(r) {
+		s.countForm("")
+		banksim.WriteError(w, http.StatusOK, codeEmpty.Code+" "+codeEmpty.Msg)
+		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, banksim.MaxFormBytes))
+	body, err := banksim.ReadBody(w, r, banksim.MaxFormBytes)
 	if err != nil {
 		s.countForm("")
-		banksim.WriteHTML(w, http.StatusBadRequest, banksim.ErrorPage("Hata / Error", codeEmpty.Code+" "+codeEmpty.Msg))
+		banksim.WriteError(w, http.StatusBadRequest, codeEmpty.Code+" "+codeEmpty.Msg)
 		return
 	}
 	ip := clientIP(r)
@@ -277,7 +271,7 @@ func (s *Sim) handleGate(w http.ResponseWriter, r *http.Request, gate bool) {
 		s.countRefusal(ref.def.Code)
 		s.logf("form refused from %s: OrderId=%q %s %s%s", ip, form.Value("OrderId"), ref.def.Code, ref.def.Msg, ref.detail)
 		if ref.page {
-			banksim.WriteHTML(w, http.StatusOK, banksim.ErrorPage("Hata / Error", ref.def.Code+" "+ref.def.Msg+ref.detail))
+			banksim.WriteError(w, http.StatusOK, ref.def.Code+" "+ref.def.Msg+ref.detail)
 			return
 		}
 		s.sendRefusal(w, r, form, ref, ip)
@@ -301,10 +295,9 @@ func (s *Sim) register(a *attempt) {
 	a.id = banksim.RandHex(16)
 	a.created = now
 	s.attempts[a.id] = a
-	if s.created++; s.created >= 1024 {
-		s.created = 0
+	if banksim.Sweep(&s.created) {
 		for id, x := range s.attempts {
-			if now.Sub(x.created) > 2*time.Hour {
+			if banksim.Stale(x.created, now) {
 				delete(s.attempts, id)
 				delete(s.byGUID, x.guid)
 			}

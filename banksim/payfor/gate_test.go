@@ -74,7 +74,7 @@ func TestCallbackFields(t *testing.T) {
 				if cb.v("CardMask") != "435508******4358" || cb.v("CardHolderName") != "Ayşe Yılmaz" || cb.v("CardType") != "V" {
 					t.Errorf("card fields %q %q %q", cb.v("CardMask"), cb.v("CardHolderName"), cb.v("CardType"))
 				}
-				if bytes.Contains(cb.page.body, []byte(approveCard)) || !strings.Contains(cb.page.ctype, "utf-8") {
+				if bytes.Contains(cb.page.Body, []byte(approveCard)) || !strings.Contains(cb.page.ContentType, "utf-8") {
 					t.Error("the callback page shows the card number or is not UTF-8")
 				}
 			})
@@ -139,8 +139,8 @@ func TestOutcomes(t *testing.T) {
 				a, p := e.api("RequestGuid", cb.v("RequestGuid"), "UserCode", testUserCode, "UserPass", testUserPass, "OrderId", oid, "SecureType", "3DModelPayment")
 				switch tc.want.xmlCode {
 				case "malformed":
-					if a != nil || !strings.Contains(p.ctype, "html") {
-						t.Fatalf("answer %v (%s); want a WAF page", a, p.ctype)
+					if a != nil || !strings.Contains(p.ContentType, "html") {
+						t.Fatalf("answer %v (%s); want a WAF page", a, p.ContentType)
 					}
 				default:
 					if a["ProcReturnCode"] != tc.want.xmlCode || a["TransId"] != oid {
@@ -190,36 +190,36 @@ func TestGateRefusals(t *testing.T) {
 		page    bool
 	}{
 		{"browser post to Default.aspx", model3DPay, nil, true, "M047", false},
-		{"wrong hash", model3DPay, func(f *banksim.Form) { f.Set("Hash", "zmSUxYPhmCj7QOzqpk/28LuE1Oc=") }, false, "M030", false},
-		{"amount changed after signing", model3DModel, func(f *banksim.Form) { f.Set("PurchAmount", "1.00") }, false, "M030", false},
-		{"MOTO missing", model3DPay, func(f *banksim.Form) { f.Del("MOTO") }, false, "M025", false},
-		{"MOTO 1", model3DHost, func(f *banksim.Form) { f.Set("MOTO", "1") }, false, "M048", false},
-		{"Lang lower case", model3DPay, func(f *banksim.Form) { f.Set("Lang", "tr") }, false, "M048", false},
-		{"MbrId missing", model3DPay, func(f *banksim.Form) { f.Del("MbrId") }, false, "M013", false},
-		{"MerchantID missing", model3DPay, func(f *banksim.Form) { f.Del("MerchantID") }, false, "M024", false},
-		{"another merchant", model3DPay, func(f *banksim.Form) { f.Set("MerchantID", "085300000009704") }, false, "V001", false},
-		{"another user", model3DPay, func(f *banksim.Form) { f.Set("UserCode", "X") }, false, "V004", false},
-		{"unknown SecureType", model3DPay, func(f *banksim.Form) { f.Set("SecureType", "3D") }, false, "M014", false},
-		{"3DHost on Default.aspx", model3DPay, func(f *banksim.Form) { f.Set("SecureType", "3DHost") }, false, "M026", false},
-		{"3DPay on 3DHost.aspx", model3DHost, func(f *banksim.Form) { f.Set("SecureType", "3DPay") }, false, "M026", false},
-		{"TxnType Sale", model3DPay, func(f *banksim.Form) { f.Set("TxnType", "Sale") }, false, "M015", false},
-		{"OrderId missing", model3DPay, func(f *banksim.Form) { f.Set("OrderId", "") }, false, "M028", false},
-		{"Rnd missing", model3DPay, func(f *banksim.Form) { f.Set("Rnd", "") }, false, "M025", false},
-		{"amount with three decimals", model3DPay, func(f *banksim.Form) { f.Set("PurchAmount", "1.001") }, false, "M012", false},
-		{"zero amount", model3DPay, func(f *banksim.Form) { f.Set("PurchAmount", "0") }, false, "M004", false},
-		{"above 200,000", model3DPay, func(f *banksim.Form) { f.Set("PurchAmount", "200000.01") }, false, "M019", false},
-		{"currency missing", model3DPay, func(f *banksim.Form) { f.Set("Currency", "") }, false, "M003", false},
-		{"currency TL", model3DPay, func(f *banksim.Form) { f.Set("Currency", "TL") }, false, "M002", false},
-		{"installments missing", model3DPay, func(f *banksim.Form) { f.Del("InstallmentCount") }, false, "V023", false},
-		{"installments 1", model3DPay, func(f *banksim.Form) { f.Set("InstallmentCount", "1") }, false, "M048", false},
+		{"wrong hash", model3DPay, setTo("Hash", "zmSUxYPhmCj7QOzqpk/28LuE1Oc="), false, "M030", false},
+		{"amount changed after signing", model3DModel, setTo("PurchAmount", "1.00"), false, "M030", false},
+		{"MOTO missing", model3DPay, del("MOTO"), false, "M025", false},
+		{"MOTO 1", model3DHost, setTo("MOTO", "1"), false, "M048", false},
+		{"Lang lower case", model3DPay, setTo("Lang", "tr"), false, "M048", false},
+		{"MbrId missing", model3DPay, del("MbrId"), false, "M013", false},
+		{"MerchantID missing", model3DPay, del("MerchantID"), false, "M024", false},
+		{"another merchant", model3DPay, setTo("MerchantID", "085300000009704"), false, "V001", false},
+		{"another user", model3DPay, setTo("UserCode", "X"), false, "V004", false},
+		{"unknown SecureType", model3DPay, setTo("SecureType", "3D"), false, "M014", false},
+		{"3DHost on Default.aspx", model3DPay, setTo("SecureType", "3DHost"), false, "M026", false},
+		{"3DPay on 3DHost.aspx", model3DHost, setTo("SecureType", "3DPay"), false, "M026", false},
+		{"TxnType Sale", model3DPay, setTo("TxnType", "Sale"), false, "M015", false},
+		{"OrderId missing", model3DPay, setTo("OrderId", ""), false, "M028", false},
+		{"Rnd missing", model3DPay, setTo("Rnd", ""), false, "M025", false},
+		{"amount with three decimals", model3DPay, setTo("PurchAmount", "1.001"), false, "M012", false},
+		{"zero amount", model3DPay, setTo("PurchAmount", "0"), false, "M004", false},
+		{"above 200,000", model3DPay, setTo("PurchAmount", "200000.01"), false, "M019", false},
+		{"currency missing", model3DPay, setTo("Currency", ""), false, "M003", false},
+		{"currency TL", model3DPay, setTo("Currency", "TL"), false, "M002", false},
+		{"installments missing", model3DPay, del("InstallmentCount"), false, "V023", false},
+		{"installments 1", model3DPay, setTo("InstallmentCount", "1"), false, "M048", false},
 		{"pre-auth with installments", model3DPay, func(f *banksim.Form) { f.Set("TxnType", "PreAuth"); f.Set("InstallmentCount", "3") }, false, "V024", false},
-		{"short card number", model3DPay, func(f *banksim.Form) { f.Set("Pan", "411111") }, false, "M008", false},
-		{"card number fails Luhn", model3DPay, func(f *banksim.Form) { f.Set("Pan", "4355084355084359") }, false, "M041", false},
-		{"expiry YYMM", model3DPay, func(f *banksim.Form) { f.Set("Expiry", "3013") }, false, "M006", false},
-		{"CVV missing", model3DPay, func(f *banksim.Form) { f.Set("Cvv2", "") }, false, "M005", false},
-		{"CVV letters", model3DPay, func(f *banksim.Form) { f.Set("Cvv2", "12a") }, false, "M018", false},
-		{"OkUrl unusable", model3DPay, func(f *banksim.Form) { f.Set("OkUrl", "javascript:alert(1)") }, false, "M010", false},
-		{"FailUrl missing", model3DPay, func(f *banksim.Form) { f.Del("FailUrl") }, false, "M007", true},
+		{"short card number", model3DPay, setTo("Pan", "411111"), false, "M008", false},
+		{"card number fails Luhn", model3DPay, setTo("Pan", "4355084355084359"), false, "M041", false},
+		{"expiry YYMM", model3DPay, setTo("Expiry", "3013"), false, "M006", false},
+		{"CVV missing", model3DPay, setTo("Cvv2", ""), false, "M005", false},
+		{"CVV letters", model3DPay, setTo("Cvv2", "12a"), false, "M018", false},
+		{"OkUrl unusable", model3DPay, setTo("OkUrl", "javascript:alert(1)"), false, "M010", false},
+		{"FailUrl missing", model3DPay, del("FailUrl"), false, "M007", true},
 		{"field twice", model3DPay, func(f *banksim.Form) { *f = append(*f, banksim.Field{Name: "Lang", Value: "EN"}) }, false, "M048", false},
 	}
 	for _, tc := range tests {
@@ -237,22 +237,22 @@ func TestGateRefusals(t *testing.T) {
 				}
 			}
 			p := e.post(e.srv.URL+gatePath(tc.model), f)
-			if p.status != http.StatusOK {
-				t.Fatalf("status %d", p.status)
+			if p.Status != http.StatusOK {
+				t.Fatalf("status %d", p.Status)
 			}
 			if tc.page {
-				if p.form.Action != "" || !bytes.Contains(p.body, []byte(tc.code)) {
-					t.Fatalf("page %s; want an error page naming %s", p.body, tc.code)
+				if p.Form.Action != "" || !bytes.Contains(p.Body, []byte(tc.code)) {
+					t.Fatalf("page %s; want an error page naming %s", p.Body, tc.code)
 				}
 			} else {
-				cb := callback{to: p.form.Action, fields: p.form.Fields}
+				cb := callback{to: p.Form.Action, fields: p.Form.Fields}
 				if cb.to != f.Value("FailUrl") || cb.v("ProcReturnCode") != tc.code || cb.v("3DStatus") != "-1" || cb.v("RequestGuid") != "0" || cb.v("ErrMsg") == "" {
 					t.Fatalf("refusal to %q: ProcReturnCode %q 3DStatus %q ErrMsg %q; want %s", cb.to, cb.v("ProcReturnCode"), cb.v("3DStatus"), cb.v("ErrMsg"), tc.code)
 				}
 				if err := signer.VerifyPayForResponse(cb.fields.Map(), testMerchantID, testMerchantPass, testUserCode); err != nil {
 					t.Errorf("refusal ResponseHash: %v", err)
 				}
-				if cb.fields.Has("Pan") || cb.fields.Has("Cvv2") || cb.fields.Has("Expiry") || bytes.Contains(p.body, []byte(approveCard)) {
+				if cb.fields.Has("Pan") || cb.fields.Has("Cvv2") || cb.fields.Has("Expiry") || bytes.Contains(p.Body, []byte(approveCard)) {
 					t.Error("the refusal echoes card data")
 				}
 			}
@@ -298,19 +298,19 @@ func TestHostPageNotRestricted(t *testing.T) {
 	bad := withPAN(approveCard)
 	bad.expiry = "13/0"
 	p := e.post(e.srv.URL+HostPath, gateForm(model3DHost, "HOST-2", "7.50", bad))
-	f := p.form.Fields
+	f := p.Form.Fields
 	f.Set("Pan", approveCard)
 	f.Set("Expiry", "13/0")
 	f.Set("Cvv2", "000")
-	p = e.post(p.form.Action, f)
-	if !strings.Contains(p.form.Action, CardPagePrefix) || !bytes.Contains(p.body, []byte("Son kullanma tarihi geçersiz")) {
-		t.Fatalf("bad expiry: %s", p.body)
+	p = e.post(p.Form.Action, f)
+	if !strings.Contains(p.Form.Action, CardPagePrefix) || !bytes.Contains(p.Body, []byte("Son kullanma tarihi geçersiz")) {
+		t.Fatalf("bad expiry: %s", p.Body)
 	}
 	f.Set("Pan", "4355084355084359")
 	f.Set("Expiry", "1230")
-	p = e.post(p.form.Action, f)
-	if p.form.Action != failURL || p.form.Fields.Value("ProcReturnCode") != "M041" {
-		t.Fatalf("bad card number on the card page: %s %v", p.form.Action, p.form.Fields.Value("ProcReturnCode"))
+	p = e.post(p.Form.Action, f)
+	if p.Form.Action != failURL || p.Form.Fields.Value("ProcReturnCode") != "M041" {
+		t.Fatalf("bad card number on the card page: %s %v", p.Form.Action, p.Form.Fields.Value("ProcReturnCode"))
 	}
 }
 
@@ -322,12 +322,12 @@ func TestPathsIgnoreCase(t *testing.T) {
 		t.Fatalf("upper-case gate path: %s", cb.v("ProcReturnCode"))
 	}
 	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/gateway/xmlgate.aspx", strings.NewReader(string(readTestdata(t, "orderinquiry.xml"))))
-	if p := e.do(req); p.status != 200 || !bytes.Contains(p.body, []byte("<PayforResponse>")) {
-		t.Fatalf("lower-case XMLGate path: %d %s", p.status, p.body)
+	if p := e.do(req); p.Status != 200 || !bytes.Contains(p.Body, []byte("<PayforResponse>")) {
+		t.Fatalf("lower-case XMLGate path: %d %s", p.Status, p.Body)
 	}
 	req, _ = http.NewRequest(http.MethodGet, e.srv.URL+GatePath, nil)
-	if p := e.do(req); p.status != http.StatusMethodNotAllowed {
-		t.Errorf("GET of the gate: %d", p.status)
+	if p := e.do(req); p.Status != http.StatusMethodNotAllowed {
+		t.Errorf("GET of the gate: %d", p.Status)
 	}
 }
 
@@ -335,14 +335,14 @@ func TestPathsIgnoreCase(t *testing.T) {
 func TestChallengeOnce(t *testing.T) {
 	e := newEnv(t, nil)
 	p := e.post(e.srv.URL+GatePath, gateForm(model3DPay, "ONCE-1", "1.00", withPAN(approveCard)))
-	act := p.form.Action
-	f := p.form.Fields
+	act := p.Form.Action
+	f := p.Form.Fields
 	f.Set("code", banksim.ChallengeCode)
-	if first := e.post(act, f); first.form.Fields.Value("ProcReturnCode") != "00" {
-		t.Fatalf("first submit: %s", first.body)
+	if first := e.post(act, f); first.Form.Fields.Value("ProcReturnCode") != "00" {
+		t.Fatalf("first submit: %s", first.Body)
 	}
-	if again := e.post(act, f); again.status != http.StatusBadRequest || again.form.Action != "" {
-		t.Fatalf("second submit: %d %s", again.status, again.body)
+	if again := e.post(act, f); again.Status != http.StatusBadRequest || again.Form.Action != "" {
+		t.Fatalf("second submit: %d %s", again.Status, again.Body)
 	}
 	if n := e.sim.Calls().Callbacks; n != 1 {
 		t.Errorf("%d callbacks", n)

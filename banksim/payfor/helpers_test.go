@@ -2,7 +2,6 @@ package payfor
 
 import (
 	"encoding/xml"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -103,32 +102,24 @@ func gatePath(model string) string {
 }
 
 // page is one HTML answer and its first form.
-type page struct {
-	status int
-	url    string
-	body   []byte
-	form   banksim.HTMLForm
-	ctype  string
-}
+type page = banksim.Page
 
 func (e *env) do(req *http.Request) page {
 	e.t.Helper()
-	resp, err := e.http.Do(req)
+	p, err := banksim.Browse(e.http, req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	p := page{status: resp.StatusCode, url: resp.Request.URL.String(), body: body, ctype: resp.Header.Get("Content-Type")}
-	p.form, _ = banksim.FindForm(body)
 	return p
 }
 
 func (e *env) post(u string, f banksim.Form) page {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(f.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return e.do(req)
+	p, err := banksim.PostForm(e.http, u, f)
+	if err != nil {
+		e.t.Fatalf("POST %s: %v", u, err)
+	}
+	return p
 }
 
 // callback is the bank's post back to the merchant.
@@ -147,18 +138,18 @@ func (e *env) drive(path string, form banksim.Form, c card, code string) callbac
 	e.t.Helper()
 	p := e.post(e.srv.URL+path, form)
 	for range 4 {
-		if p.status != http.StatusOK {
-			e.t.Fatalf("%s: status %d: %s", p.url, p.status, p.body)
+		if p.Status != http.StatusOK {
+			e.t.Fatalf("%s: status %d: %s", p.URL, p.Status, p.Body)
 		}
-		act := p.form.Action
+		act := p.Form.Action
 		switch {
 		case act == okURL || act == failURL:
-			return callback{to: act, fields: p.form.Fields, page: p}
+			return callback{to: act, fields: p.Form.Fields, page: p}
 		case strings.Contains(act, CardPagePrefix):
 			if !strings.HasPrefix(act, e.srv.URL) {
 				e.t.Fatalf("card page action %q is not absolute", act)
 			}
-			f := p.form.Fields
+			f := p.Form.Fields
 			f.Set("Pan", c.pan)
 			f.Set("Expiry", c.expiry)
 			f.Set("Cvv2", c.cvv)
@@ -168,14 +159,14 @@ func (e *env) drive(path string, form banksim.Form, c card, code string) callbac
 			if !strings.HasPrefix(act, e.srv.URL) {
 				e.t.Fatalf("challenge action %q is not absolute", act)
 			}
-			f := p.form.Fields
+			f := p.Form.Fields
 			f.Set("code", code)
 			if code == "cancel" {
 				f.Set("action", "cancel")
 			}
 			p = e.post(act, f)
 		default:
-			e.t.Fatalf("page %s has no known form: %s", p.url, p.body)
+			e.t.Fatalf("page %s has no known form: %s", p.URL, p.Body)
 		}
 	}
 	e.t.Fatal("no callback after 4 pages")
@@ -210,7 +201,7 @@ func (e *env) apiRaw(body string) (xmlAnswer, page) {
 	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+APIPath, strings.NewReader(body))
 	req.Header.Set("Content-Type", "text/xml; charset=UTF-8")
 	p := e.do(req)
-	return decodeAnswer(e.t, p.body), p
+	return decodeAnswer(e.t, p.Body), p
 }
 
 // decodeAnswer reads a PayforResponse's elements, trimmed.
@@ -269,3 +260,10 @@ func readTestdata(t testing.TB, name string) []byte {
 	}
 	return b
 }
+
+// setTo and del are form edits that change one field.
+func setTo(name, value string) func(*banksim.Form) {
+	return func(f *banksim.Form) { f.Set(name, value) }
+}
+
+func del(name string) func(*banksim.Form) { return func(f *banksim.Form) { f.Del(name) } }

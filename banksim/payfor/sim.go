@@ -1,7 +1,6 @@
 package payfor
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -100,11 +99,10 @@ func (c Calls) Count(orderID, kind string) int { return c.XMLByOrder[orderID][ki
 
 // Sim is a simulated PayFor gateway for one merchant.
 type Sim struct {
-	cfg       Config
-	ledger    *banksim.Ledger
-	done      chan struct{}
-	closeOnce sync.Once
-	seq       atomic.Uint64
+	cfg    Config
+	ledger *banksim.Ledger
+	hold   banksim.Hold
+	seq    atomic.Uint64
 
 	mu       sync.Mutex
 	attempts map[string]*attempt // by attempt id
@@ -118,27 +116,16 @@ type Sim struct {
 
 // New returns a simulator for cfg.
 func New(cfg Config) *Sim {
-	def := func(v *string, d string) {
-		if *v == "" {
-			*v = d
-		}
-	}
-	def(&cfg.MbrID, SandboxMbrID)
-	def(&cfg.MerchantID, SandboxMerchantID)
-	def(&cfg.UserCode, SandboxUserCode)
-	def(&cfg.UserPass, SandboxUserPass)
-	def(&cfg.MerchantPass, SandboxMerchantPass)
-	def(&cfg.MerchantName, "POSRELAY TEST ISYERI")
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.HangFor <= 0 {
-		cfg.HangFor = 30 * time.Second
-	}
+	banksim.SetDefault(&cfg.MbrID, SandboxMbrID)
+	banksim.SetDefault(&cfg.MerchantID, SandboxMerchantID)
+	banksim.SetDefault(&cfg.UserCode, SandboxUserCode)
+	banksim.SetDefault(&cfg.UserPass, SandboxUserPass)
+	banksim.SetDefault(&cfg.MerchantPass, SandboxMerchantPass)
+	banksim.SetDefault(&cfg.MerchantName, "POSRELAY TEST ISYERI")
+	banksim.DefaultTiming(&cfg.Now, &cfg.HangFor)
 	s := &Sim{
 		cfg:      cfg,
 		ledger:   banksim.NewLedger(),
-		done:     make(chan struct{}),
 		attempts: map[string]*attempt{},
 		byGUID:   map[string]*attempt{},
 		known:    map[string]bool{},
@@ -150,7 +137,7 @@ func New(cfg Config) *Sim {
 			XMLByOrder: map[string]map[string]int{},
 		},
 	}
-	s.seq.Store(uint64(100000 + randInt(800000)))
+	s.seq.Store(uint64(100000 + banksim.RandInt(800000)))
 	return s
 }
 
@@ -214,10 +201,7 @@ func (s *Sim) Calls() Calls {
 	c.FormPosts = maps.Clone(s.calls.FormPosts)
 	c.Refusals = maps.Clone(s.calls.Refusals)
 	c.XML = maps.Clone(s.calls.XML)
-	c.XMLByOrder = make(map[string]map[string]int, len(s.calls.XMLByOrder))
-	for k, v := range s.calls.XMLByOrder {
-		c.XMLByOrder[k] = maps.Clone(v)
-	}
+	c.XMLByOrder = banksim.CloneCounts(s.calls.XMLByOrder)
 	return c
 }
 
@@ -227,7 +211,7 @@ func (s *Sim) Order(oid string) (Order, bool) { return s.ledger.Order(oid, s.now
 
 // Close releases XMLGate calls that are hanging on purpose (the "timeout"
 // card); they drop their connections. The simulator keeps serving.
-func (s *Sim) Close() { s.closeOnce.Do(func() { close(s.done) }) }
+func (s *Sim) Close() { s.hold.Release() }
 
 func (s *Sim) now() time.Time { return s.cfg.Now() }
 
@@ -253,15 +237,9 @@ func (s *Sim) countXML(kind, oid string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls.XML[kind]++
-	if oid == "" {
-		return
+	if oid != "" {
+		banksim.CountIn(s.calls.XMLByOrder, oid, kind)
 	}
-	m := s.calls.XMLByOrder[oid]
-	if m == nil {
-		m = map[string]int{}
-		s.calls.XMLByOrder[oid] = m
-	}
-	m[kind]++
 }
 
 // record runs fn on an order's ledger history and remembers the order for
@@ -295,7 +273,7 @@ func (s *Sim) next() uint64 { return s.seq.Add(1) }
 func (s *Sim) newGUID() string { return fmt.Sprintf("10000000%08d", s.next()%100000000) }
 
 // newResponseRnd looks like "PF638028524588902912".
-func newResponseRnd() string { return fmt.Sprintf("PF%018d", randInt(1e18)) }
+func newResponseRnd() string { return fmt.Sprintf("PF%018d", banksim.RandInt(int64(1e18))) }
 
 // newHostRef returns a 12-digit RRN ("230422098249") and its stan (F11).
 func (s *Sim) newHostRef(t time.Time) (ref, stan string) {
@@ -304,7 +282,7 @@ func (s *Sim) newHostRef(t time.Time) (ref, stan string) {
 	return fmt.Sprintf("%d%03d%02d%06d", l.Year()%10, l.YearDay(), l.Hour(), n), fmt.Sprint(n)
 }
 
-func newAuthCode() string { return fmt.Sprintf("S%05d", randInt(100000)) }
+func newAuthCode() string { return fmt.Sprintf("S%05d", banksim.RandInt(100000)) }
 
 // txnDate is "dd.MM.yyyy HH:mm:ss" (TransactionDate, InsertDatetime).
 func txnDate(t time.Time) string { return t.In(banksim.Turkey).Format("02.01.2006 15:04:05") }
@@ -369,19 +347,4 @@ func alphaCode(numeric string) string {
 	return a
 }
 
-func randBytes(n int) []byte {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return b
-}
-
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
-func randInt(n int64) int64 {
-	b := randBytes(8)
-	var v uint64
-	for _, x := range b {
-		v = v<<8 | uint64(x)
-	}
-	return int64(v % uint64(n))
-}

@@ -9,36 +9,54 @@ import (
 )
 
 func (s *Sim) handleCardPage(w http.ResponseWriter, r *http.Request, id string) {
-	a := s.lookup(id)
-	s.mu.Lock()
-	ok := a != nil && a.hosted() && a.stage == stageCard
-	s.mu.Unlock()
-	if !ok {
-		writeGone(w, "tr")
+	if a := s.waiting(id, stageCard); a != nil {
+		s.writeCardPage(w, r, a, "")
 		return
 	}
-	s.writeCardPage(w, r, a, "")
+	banksim.WriteGone(w, "tr")
+}
+
+// waiting returns the attempt id if it is at stage st: showing its 3DHost
+// card page or its challenge.
+func (s *Sim) waiting(id string, st stage) *attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.attempts[id]
+	if a == nil || !a.at(st) {
+		return nil
+	}
+	return a
+}
+
+// claim takes the post of a page shown at stage st: it reads the form and
+// moves the attempt to next. An unreadable post or an attempt that is not
+// at st gets the gone page, and claim returns nil.
+func (s *Sim) claim(w http.ResponseWriter, r *http.Request, id string, st, next stage) (*attempt, banksim.Form) {
+	a := s.lookup(id)
+	body, err := banksim.ReadForm(w, r)
+	if err != nil || a == nil {
+		banksim.WriteGone(w, "tr")
+		return nil, nil
+	}
+	s.mu.Lock()
+	if !a.at(st) {
+		s.mu.Unlock()
+		banksim.WriteGone(w, a.pageLang())
+		return nil, nil
+	}
+	a.stage = next
+	s.mu.Unlock()
+	return a, body
 }
 
 // handleCardSubmit takes the 3DHost card page: a card number the bank
 // cannot use ends the attempt with its refusal (M008, M041); a bad expiry
 // or CVV shows the page again.
 func (s *Sim) handleCardSubmit(w http.ResponseWriter, r *http.Request, id string) {
-	a := s.lookup(id)
-	body, err := banksim.ReadForm(w, r)
-	if err != nil || a == nil {
-		writeGone(w, "tr")
+	a, body := s.claim(w, r, id, stageCard, stageChallenge) // reverted if the page is shown again
+	if a == nil {
 		return
 	}
-	s.mu.Lock()
-	if !a.hosted() || a.stage != stageCard {
-		s.mu.Unlock()
-		writeGone(w, a.pageLang())
-		return
-	}
-	a.stage = stageChallenge // claimed; reverted if the page is shown again
-	s.mu.Unlock()
-
 	pan := strings.ReplaceAll(body.Value("Pan"), " ", "")
 	expiry, cvv := body.Value("Expiry"), body.Value("Cvv2")
 	t := textsFor(a.pageLang())
@@ -90,56 +108,24 @@ func (s *Sim) begin3DS(w http.ResponseWriter, r *http.Request, a *attempt) {
 }
 
 func (s *Sim) handleChallengePage(w http.ResponseWriter, r *http.Request, id string) {
-	a := s.lookup(id)
-	s.mu.Lock()
-	ok := a != nil && a.stage == stageChallenge
-	s.mu.Unlock()
-	if !ok {
-		writeGone(w, "tr")
+	if a := s.waiting(id, stageChallenge); a != nil {
+		s.writeChallengePage(w, r, a)
 		return
 	}
-	s.writeChallengePage(w, r, a)
+	banksim.WriteGone(w, "tr")
 }
 
 func (s *Sim) handleChallengeSubmit(w http.ResponseWriter, r *http.Request, id string) {
-	a := s.lookup(id)
-	body, err := banksim.ReadForm(w, r)
-	if err != nil || a == nil {
-		writeGone(w, "tr")
+	a, body := s.claim(w, r, id, stageChallenge, stageDone)
+	if a == nil {
 		return
 	}
-	s.mu.Lock()
-	if a.stage != stageChallenge {
-		s.mu.Unlock()
-		writeGone(w, a.pageLang())
-		return
-	}
-	a.stage = stageDone
-	s.mu.Unlock()
 	ok := body.Value("action") != "cancel" && body.Value("code") == banksim.ChallengeCode && a.outcome != banksim.ThreeDSFail
 	s.finish3DS(w, r, a, ok, false)
 }
 
-// eciFor is the ECI of a full or attempted authentication for the scheme.
-func eciFor(cardType string, full bool) string {
-	if cardType == "M" {
-		if full {
-			return "02"
-		}
-		return "01"
-	}
-	if full {
-		return "05"
-	}
-	return "06"
-}
-
 // randCAVV looks like "AAABBCaIaIAoUkWEBYhoAAAAAAA=".
-func randCAVV() string {
-	b := randBytes(20)
-	b[0], b[1], b[2] = 0, 0, 1
-	return b64(b)
-}
+func randCAVV() string { return banksim.RandCAVV(0, 0, 1) }
 
 // finish3DS ends the 3-D step (§2.6): for 3DModel the callback says
 // 3DStatus 1 / V033 and the attempt waits for 3DModelPayment; for 3DPay and
@@ -152,7 +138,7 @@ func (s *Sim) finish3DS(w http.ResponseWriter, r *http.Request, a *attempt, ok, 
 	a.guid = s.newGUID()
 	a.xid = b64([]byte(now.In(banksim.Turkey).Format("20060102150405") + banksim.RandHex(5)))
 	if ok {
-		a.status3D, a.eci, a.cavv = "1", eciFor(a.cardType, !attemptOnly), randCAVV()
+		a.status3D, a.eci, a.cavv = "1", banksim.ECI(a.cardType == "M", !attemptOnly), randCAVV()
 	} else {
 		a.status3D = "-1"
 	}

@@ -101,10 +101,10 @@ func (s *Sim) handleRegister(w http.ResponseWriter, r *http.Request) {
 	case oid == "" || len(oid) > 64:
 		refuse(cpOrderID)
 		return
-	case f.Value("IsSecure") != "true", !usableURL(f.Value("SuccessUrl")), !usableURL(f.Value("FailUrl")):
+	case f.Value("IsSecure") != "true", !banksim.UsableURL(f.Value("SuccessUrl")), !banksim.UsableURL(f.Value("FailUrl")):
 		refuse(cpInvalid)
 		return
-	case !validInstallments(f.Value("InstallmentCount")):
+	case !banksim.ValidInstallments(f.Value("InstallmentCount")):
 		refuse(cpInstallments)
 		return
 	case s.paid(oid):
@@ -238,7 +238,7 @@ func (s *Sim) cpAuthorise(w http.ResponseWriter, c *session, status string) {
 	now := s.now()
 	brand := brandNames[banksim.Brand(c.pan)]
 	t := saleTxn(c.txnType == "Auth", c.amount, c.currency, c.installments, c.masked, c.outcome, now)
-	t.ECI, t.CAVV, t.MDStatus = eciFor(brand, status), randCAVV(), status
+	t.ECI, t.CAVV, t.MDStatus = banksim.ECI(brand == "200", status == "Y"), randCAVV(), status
 	res := approved
 	switch {
 	case !s.record(c.orderID, t):
@@ -335,7 +335,7 @@ func (s *Sim) handleQuery(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case first && c.outcome == banksim.Timeout && c.rc.Code == approved.Code:
 		s.logf("query order=%q: answer withheld (timeout card)", c.orderID)
-		s.hang(r.Context())
+		s.hold.Hang(r.Context(), s.cfg.HangFor)
 		panic(http.ErrAbortHandler)
 	case first && c.outcome == banksim.Malformed && c.rc.Code == approved.Code:
 		s.logf("query order=%q: answered with a WAF page (malformed card)", c.orderID)

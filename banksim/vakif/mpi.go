@@ -1,13 +1,9 @@
 package vakif
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/posrelay/posrelay/banksim"
@@ -46,21 +42,6 @@ var (
 
 // brandNames are the MPI's BrandName values (§3A.4).
 var brandNames = map[string]string{"VISA": "100", "MASTERCARD": "200", "TROY": "300", "AMEX": "400"}
-
-func usableURL(u string) bool {
-	p, err := url.Parse(u)
-	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" && !strings.ContainsAny(u, " \t\r\n\"<>")
-}
-
-// validInstallments: absent for a single payment, else 2–12; the MPI
-// refuses 0 and 1 (sefacan/3DPayment PR #6).
-func validInstallments(v string) bool {
-	if v == "" {
-		return true
-	}
-	n, err := strconv.Atoi(v)
-	return err == nil && n >= 2 && n <= 12 && strconv.Itoa(n) == v
-}
 
 // veRes writes an IPaySecure answer without an ACS step: VERes N, or E
 // with the error (the shape of the library's enrollment failure fixture).
@@ -123,10 +104,10 @@ func (s *Sim) handleEnrollment(w http.ResponseWriter, r *http.Request) {
 	case banksim.CurrencyAlpha(f.Value("Currency")) == "":
 		refuse(mpiCurrency, "")
 		return
-	case !usableURL(f.Value("SuccessUrl")) || !usableURL(f.Value("FailureUrl")):
+	case !banksim.UsableURL(f.Value("SuccessUrl")) || !banksim.UsableURL(f.Value("FailureUrl")):
 		refuse(mpiField, "SuccessUrl/FailureUrl")
 		return
-	case !validInstallments(f.Value("InstallmentCount")):
+	case !banksim.ValidInstallments(f.Value("InstallmentCount")): // 0 and 1 refused (sefacan/3DPayment PR #6)
 		refuse(mpiInstallments, "")
 		return
 	case f.Value("IsRecurring") != "" && f.Value("IsRecurring") != "false":
@@ -156,7 +137,7 @@ func (s *Sim) handleEnrollment(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	m, y, _ := banksim.ParseExpiry(exp[2:], exp[:2])
 	e := &enrollment{
-		id: id, md: banksim.RandHex(16), paReq: randB64(48), created: now,
+		id: id, md: banksim.RandHex(16), paReq: banksim.RandB64(48), created: now,
 		amount: amount, currency: f.Value("Currency"), installments: f.Value("InstallmentCount"),
 		successURL: f.Value("SuccessUrl"), failureURL: f.Value("FailureUrl"), sessionInfo: f.Value("SessionInfo"),
 		termURL: banksim.BaseURL(r) + TermPath, pan: pan, masked: banksim.MaskShort(pan), expiry: exp,
@@ -190,12 +171,6 @@ func (s *Sim) handleEnrollment(w http.ResponseWriter, r *http.Request) {
 		group("Message", group("VERes", vr...)),
 		el("VerifyEnrollmentRequestId", id), el("MessageErrorCode", ""), el("ErrorMessage", ""),
 	))
-}
-
-func randB64(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
 }
 
 // claimMD moves the enrollment of md from stage want to next and returns
@@ -257,26 +232,7 @@ func (s *Sim) handleChallenge(w http.ResponseWriter, r *http.Request) {
 	s.endACS(w, e, status)
 }
 
-// eciFor is the ECI of a full (Y) or attempted (A) authentication.
-func eciFor(brandName, status string) string {
-	if brandName == "200" { // Mastercard
-		if status == "Y" {
-			return "02"
-		}
-		return "01"
-	}
-	if status == "Y" {
-		return "05"
-	}
-	return "06"
-}
-
-func randCAVV() string {
-	b := make([]byte, 20)
-	_, _ = rand.Read(b)
-	b[0], b[1] = 0x00, 0x12
-	return base64.StdEncoding.EncodeToString(b)
-}
+func randCAVV() string { return banksim.RandCAVV(0x00, 0x12) }
 
 // endACS records the 3-D result and sends the browser to the MPI's TermUrl
 // with the PaRes.
@@ -285,9 +241,9 @@ func (s *Sim) endACS(w http.ResponseWriter, e *enrollment, status string) {
 	e.status, e.stage = status, stageTerm
 	e.xid = banksim.RandHex(10)
 	if status == "Y" || status == "A" {
-		e.eci, e.cavv = eciFor(e.brandName, status), randCAVV()
+		e.eci, e.cavv = banksim.ECI(e.brandName == "200", status == "Y"), randCAVV()
 	}
-	e.paRes = randB64(64)
+	e.paRes = banksim.RandB64(64)
 	s.mu.Unlock()
 	banksim.WriteAutoPost(w, banksim.AutoPost{Action: e.termURL, Fields: banksim.Form{{Name: "PaRes", Value: e.paRes}, {Name: "MD", Value: e.md}}})
 }

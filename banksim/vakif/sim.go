@@ -1,7 +1,6 @@
 package vakif
 
 import (
-	"context"
 	"maps"
 	"net/http"
 	"net/netip"
@@ -87,10 +86,9 @@ func (c Calls) Provisions(orderID string) int {
 
 // Sim is a simulated VakıfBank for one merchant account.
 type Sim struct {
-	cfg       Config
-	ledger    *banksim.Ledger
-	done      chan struct{}
-	closeOnce sync.Once
+	cfg    Config
+	ledger *banksim.Ledger
+	hold   banksim.Hold
 
 	mu          sync.Mutex
 	enrollments map[string]*enrollment // by VerifyEnrollmentRequestId
@@ -110,25 +108,13 @@ type txnRef struct {
 
 // New returns a simulator for cfg.
 func New(cfg Config) *Sim {
-	if cfg.MerchantID == "" {
-		cfg.MerchantID = SandboxMerchantID
-	}
-	if cfg.TerminalNo == "" {
-		cfg.TerminalNo = SandboxTerminalNo
-	}
-	if cfg.Password == "" {
-		cfg.Password = SandboxPassword
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.HangFor <= 0 {
-		cfg.HangFor = 30 * time.Second
-	}
+	banksim.SetDefault(&cfg.MerchantID, SandboxMerchantID)
+	banksim.SetDefault(&cfg.TerminalNo, SandboxTerminalNo)
+	banksim.SetDefault(&cfg.Password, SandboxPassword)
+	banksim.DefaultTiming(&cfg.Now, &cfg.HangFor)
 	return &Sim{
 		cfg:         cfg,
 		ledger:      banksim.NewLedger(),
-		done:        make(chan struct{}),
 		enrollments: map[string]*enrollment{},
 		byMD:        map[string]*enrollment{},
 		sessions:    map[string]*session{},
@@ -161,10 +147,7 @@ func (s *Sim) Calls() Calls {
 	c := s.calls
 	c.VPOS = maps.Clone(s.calls.VPOS)
 	c.ByOrder = maps.Clone(s.calls.ByOrder)
-	c.VPOSByOrder = make(map[string]map[string]int, len(s.calls.VPOSByOrder))
-	for k, v := range s.calls.VPOSByOrder {
-		c.VPOSByOrder[k] = maps.Clone(v)
-	}
+	c.VPOSByOrder = banksim.CloneCounts(s.calls.VPOSByOrder)
 	return c
 }
 
@@ -183,7 +166,7 @@ func (s *Sim) LastProvision() []banksim.Field {
 
 // Close releases answers that hang on purpose (the "timeout" card); they
 // drop their connections. The simulator keeps serving.
-func (s *Sim) Close() { s.closeOnce.Do(func() { close(s.done) }) }
+func (s *Sim) Close() { s.hold.Release() }
 
 func (s *Sim) now() time.Time { return s.cfg.Now() }
 
@@ -220,43 +203,25 @@ func (s *Sim) countVPOS(txnType, orderID string) {
 		return
 	}
 	s.countOrder(orderID)
-	m := s.calls.VPOSByOrder[orderID]
-	if m == nil {
-		m = map[string]int{}
-		s.calls.VPOSByOrder[orderID] = m
-	}
-	m[txnType]++
+	banksim.CountIn(s.calls.VPOSByOrder, orderID, txnType)
 }
 
 // prune forgets enrollments and sessions older than two hours, now and
 // then; call with s.mu held.
 func (s *Sim) prune(now time.Time) {
-	if s.created++; s.created < 1024 {
+	if !banksim.Sweep(&s.created) {
 		return
 	}
-	s.created = 0
 	for id, e := range s.enrollments {
-		if now.Sub(e.created) > 2*time.Hour {
+		if banksim.Stale(e.created, now) {
 			delete(s.enrollments, id)
 			delete(s.byMD, e.md)
 		}
 	}
 	for tok, c := range s.sessions {
-		if now.Sub(c.created) > 2*time.Hour {
+		if banksim.Stale(c.created, now) {
 			delete(s.sessions, tok)
 		}
-	}
-}
-
-// hang waits until the client goes away, HangFor passes or the simulator
-// is closed; the caller then drops the connection.
-func (s *Sim) hang(ctx context.Context) {
-	t := time.NewTimer(s.cfg.HangFor)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	case <-s.done:
 	}
 }
 

@@ -129,7 +129,7 @@ func (s *Sim) provision(w http.ResponseWriter, r *http.Request, m *xmlMsg, now t
 	case orderID == "" || len(orderID) > 64:
 		refuse(vposOrderID)
 		return
-	case !validInstallments(m.get("NumberOfInstallments")):
+	case !banksim.ValidInstallments(m.get("NumberOfInstallments")):
 		refuse(vposInstallments)
 		return
 	}
@@ -171,7 +171,7 @@ func (s *Sim) provision(w http.ResponseWriter, r *http.Request, m *xmlMsg, now t
 	switch e.outcome {
 	case banksim.Timeout:
 		s.logf("vpos: %s order=%q approved, answer withheld (timeout card)", m.get("TransactionType"), orderID)
-		s.hang(r.Context())
+		s.hold.Hang(r.Context(), s.cfg.HangFor)
 		panic(http.ErrAbortHandler)
 	case banksim.Malformed:
 		s.logf("vpos: %s order=%q approved, answered with a WAF page (malformed card)", m.get("TransactionType"), orderID)

@@ -144,12 +144,8 @@ func render(root node) []byte {
 func writeXML(w http.ResponseWriter, root node) { writeRaw(w, "text/xml; charset=utf-8", render(root)) }
 
 func writeRaw(w http.ResponseWriter, contentType string, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	w.Header().Set("Cache-Control", "no-store")
+	banksim.WriteBody(w, contentType, body)
 }
 
 // writeWAF answers with the F5-style rejection page (§0.1).
