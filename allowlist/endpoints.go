@@ -3,6 +3,7 @@ package allowlist
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -272,10 +273,24 @@ func Custom(bank Bank, baseURL string) (Endpoints, error) {
 	if err != nil {
 		return nil, fail("%v", err)
 	}
+	if u.Scheme == "http" && !isLoopbackName(u.Hostname()) {
+		// Bank credentials, signed forms and (for some models) card data
+		// travel on this connection.
+		return nil, fail("plain http is only for a simulator on this machine (localhost or a loopback address); use https://")
+	}
 	prefix := strings.TrimRight(u.EscapedPath(), "/")
 	eps := make(Endpoints, len(standardPaths[bank]))
 	for s, p := range standardPaths[bank] {
 		eps[s] = u.Scheme + "://" + host + prefix + p
 	}
 	return eps, nil
+}
+
+// isLoopbackName reports whether host is localhost or a loopback address.
+func isLoopbackName(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

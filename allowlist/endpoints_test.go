@@ -211,6 +211,8 @@ func TestCustomErrors(t *testing.T) {
 		{"bad port", "https://sim.example:70000", "out of range", VakifBank},
 		{"space in host", "https://sim example", "browsers and Go read differently", VakifBank},
 		{"backslash", `https://sim.example\@evil.example`, "browsers and Go read differently", VakifBank},
+		{"plain http to a remote host", "http://vpos.qnb.com.tr", "plain http is only for a simulator on this machine", QNB},
+		{"plain http to a private address", "http://10.0.0.5:9001", "plain http is only for a simulator on this machine", Halkbank},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,7 +46,11 @@ func (r *Relay) buildGateways(roots *x509.CertPool) error {
 	r.gateways = map[string]gateway{}
 	for _, s := range r.cfg.Sites {
 		for _, a := range s.Accounts {
-			g, err := newGateway(s, a, r.upstream)
+			accountList, err := a.Endpoints.List()
+			if err != nil {
+				return fmt.Errorf("site %s account %s endpoints: %w", s.ID, a.Name, err)
+			}
+			g, err := newGateway(s, a, accountDoer{u: r.upstream, list: accountList})
 			if err != nil {
 				return fmt.Errorf("site %s account %s: %w", s.ID, a.Name, err)
 			}

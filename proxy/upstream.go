@@ -62,6 +62,22 @@ func newUpstream(list *allowlist.List, d *allowlist.Dialer, timeout time.Duratio
 
 // Do implements bank.Doer.
 func (u *upstream) Do(ctx context.Context, r *bank.Request) (*bank.Response, error) {
+	return u.do(ctx, r, u.list)
+}
+
+// accountDoer is one merchant account's view of the shared client: it may
+// reach only that account's bank endpoints, so a gateway (or a redirect it
+// follows) can never talk to another site's bank host.
+type accountDoer struct {
+	u    *upstream
+	list *allowlist.List
+}
+
+func (a accountDoer) Do(ctx context.Context, r *bank.Request) (*bank.Response, error) {
+	return a.u.do(ctx, r, a.list)
+}
+
+func (u *upstream) do(ctx context.Context, r *bank.Request, list *allowlist.List) (*bank.Response, error) {
 	// Network deadlines run on the real clock, never the relay's injected
 	// one: a test's clock moved ahead must not lift the bank timeout, nor
 	// one behind real time make every call time out before it is sent.
@@ -75,7 +91,7 @@ func (u *upstream) Do(ctx context.Context, r *bank.Request) (*bank.Response, err
 	}
 	target, body, contentType := r.URL, r.Body, r.ContentType
 	for hop := 0; ; hop++ {
-		if err := u.list.CheckURL(target); err != nil {
+		if err := list.CheckURL(target); err != nil {
 			return nil, &bank.TransportError{Op: "bank call", Err: err}
 		}
 		status, respType, respBody, location, err := u.once(method, target, contentType, r.Accept, body, deadline, r.Sensitive)
