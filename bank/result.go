@@ -1,5 +1,10 @@
 package bank
 
+import (
+	"strings"
+	"unicode/utf8"
+)
+
 // Result is a bank's answer in one shape for every bank: a normalised code,
 // the bank's own code and text, the customer message in Turkish and
 // English, and the Wix payment-provider reason code that fits.
@@ -119,13 +124,73 @@ var codes = map[string]codeInfo{
 }
 
 // NewResult builds a Result for a normalised code with the bank's own code
-// and text. An unknown code is treated as CodeDeclined.
+// and text. An unknown code is treated as CodeDeclined. The bank's text is
+// scrubbed (ScrubText): it is stored, logged and shown to the operator.
 func NewResult(code, bankCode, bankMessage string) Result {
 	info, ok := codes[code]
 	if !ok {
 		code, info = CodeDeclined, codes[CodeDeclined]
 	}
-	return Result{Code: code, BankCode: bankCode, BankMessage: bankMessage, ReasonCode: info.reason, Message: info.msg}
+	return Result{Code: code, BankCode: clip(ScrubText(bankCode), 64), BankMessage: ScrubText(bankMessage), ReasonCode: info.reason, Message: info.msg}
+}
+
+// ScrubText makes a bank's free text safe to keep: some banks echo what
+// they were sent (QNB's "{0} alani hatali uzunlukta Gelen : {1}" repeats
+// the offending value, which may be a card number or CVV), so anything
+// after "Gelen" ("received") is dropped, every run of 12 or more digits is
+// masked, control characters are removed, and the text is cut at 300
+// characters.
+func ScrubText(s string) string {
+	if i := indexFold(s, "gelen"); i >= 0 {
+		s = s[:i] + "Gelen: [removed]"
+	}
+	var b strings.Builder
+	run := 0
+	flush := func(digits string) {
+		if len(digits) >= 12 {
+			b.WriteString("[number]")
+		} else {
+			b.WriteString(digits)
+		}
+	}
+	start := 0
+	for i, r := range s {
+		if r >= '0' && r <= '9' {
+			if run == 0 {
+				start = i
+			}
+			run++
+			continue
+		}
+		if run > 0 {
+			flush(s[start:i])
+			run = 0
+		}
+		if r < 0x20 || r == 0x7f {
+			b.WriteByte(' ')
+			continue
+		}
+		b.WriteRune(r)
+	}
+	if run > 0 {
+		flush(s[start:])
+	}
+	return clip(strings.TrimSpace(b.String()), 300)
+}
+
+func indexFold(s, sub string) int {
+	return strings.Index(strings.ToLower(s), sub)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // KnownCode reports whether code is a normalised result code.

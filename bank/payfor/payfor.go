@@ -204,7 +204,7 @@ func (g *Gateway) SubmitCard(ctx context.Context, p *bank.Payment, c *bank.Card)
 	)
 	body := []byte(f.Encode())
 	resp, err := g.doer.Do(ctx, &bank.Request{URL: g.cfg.GateURL, ContentType: "application/x-www-form-urlencoded",
-		Accept: "text/html", Body: body, FollowRedirects: maxRedirects})
+		Accept: "text/html", Body: body, FollowRedirects: maxRedirects, Sensitive: true})
 	clear(body) // the card's bytes
 	if err != nil {
 		return nil, fmt.Errorf("payfor 3-D form: %w", err)
