@@ -35,6 +35,7 @@ func testJournal(t *testing.T, open func(t *testing.T) Journal) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Operations", testOperations},
 		{"UpdateOperation", testUpdateOperation},
+		{"BankOrderUnique", testBankOrderUnique},
 		{"Idempotency", testIdempotency},
 		{"Outbox", testOutbox},
 	}
@@ -55,7 +56,7 @@ func testJournal(t *testing.T, open func(t *testing.T) Journal) {
 func newPayment(id, site, order string, created time.Time) *Payment {
 	return &Payment{
 		ID: id, SiteID: site, Bank: "halkbank", Account: "main", Model: "3d_pay_hosting",
-		OrderID: order, BankOrderID: order, Amount: 12_550, Currency: "TRY", Installments: 1,
+		OrderID: order, BankOrderID: order + "@" + id, Amount: 12_550, Currency: "TRY", Installments: 1,
 		Type: "sale", Language: "tr",
 		ReturnURLs: ReturnURLs{Success: "https://shop.example/ok", Error: "https://shop.example/error"},
 		Customer:   Customer{IP: "203.0.113.7", Email: "ayse@example.com", Name: "Ayşe Yılmaz"},
@@ -788,13 +789,14 @@ func testOutbox(t *testing.T, j Journal) {
 		t.Errorf("after RecordAttempt:\n got %+v\nwant %+v", got, a1)
 	}
 
-	// a1 is dead-lettered: a2 is next for pay_a (not a3).
+	// a1 is dead-lettered: pay_a's later messages wait for an operator to
+	// redeliver it rather than reach the site out of order; pay_b goes on.
 	a1.Status, a1.Attempts, a1.LastError, a1.LastStatus = WebhookDead, 10, "timeout", 0
 	record(a1)
-	due(t0.Add(5*time.Second), 0, "a2")
-	due(t0.Add(10*time.Minute), 0, "a2", "b1")
-	due(t0.Add(10*time.Minute), 1, "a2")
-	next(t0)
+	due(t0.Add(5*time.Second), 0)
+	due(t0.Add(10*time.Minute), 0, "b1")
+	due(t0.Add(10*time.Minute), 1, "b1")
+	next(t0.Add(10 * time.Minute))
 
 	a2 := get("a2")
 	a2.Status, a2.Attempts, a2.LastStatus, a2.DeliveredAt = WebhookDelivered, 1, 204, t0.Add(time.Minute)
@@ -802,7 +804,7 @@ func testOutbox(t *testing.T, j Journal) {
 	if got := get("a2"); !reflect.DeepEqual(got, a2) {
 		t.Errorf("after delivery:\n got %+v\nwant %+v", got, a2)
 	}
-	due(t0.Add(10*time.Minute), 0, "b1", "a3") // insertion order across payments
+	due(t0.Add(10*time.Minute), 0, "b1") // a3 still waits behind the dead a1
 
 	listTests := []struct {
 		name string
@@ -838,6 +840,10 @@ func testOutbox(t *testing.T, j Journal) {
 	}
 	due(t0.Add(10*time.Minute), 0, "b1")
 	due(later, 0, "a1", "b1")
+	a1 = get("a1")
+	a1.Status, a1.Attempts, a1.LastStatus, a1.DeliveredAt = WebhookDelivered, 1, 204, later
+	record(a1)
+	due(later, 0, "b1", "a3") // insertion order across payments
 	if err := j.Redeliver(ctx, "a2", later); err != nil {
 		t.Errorf("Redeliver(delivered) = %v", err)
 	}
@@ -925,5 +931,26 @@ func testUpdateOperation(t *testing.T, j Journal) {
 	}
 	if _, _, err := j.UpdateOperation(ctx, "op_missing", func(*Payment, *Operation) (*Change, error) { return nil, nil }); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing operation: %v; want ErrNotFound", err)
+	}
+}
+
+// testBankOrderUnique: a bank order number names one payment per bank.
+func testBankOrderUnique(t *testing.T, j Journal) {
+	ctx := context.Background()
+	a := newPayment("pay_boa", "shop1", "X", t0)
+	a.BankOrderID = "X-2"
+	if err := j.CreatePayment(ctx, a, Event{At: t0, Kind: "created"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := newPayment("pay_bob", "shop2", "X-2", t0)
+	b.BankOrderID = "X-2"
+	err := j.CreatePayment(ctx, b, Event{At: t0, Kind: "created"}, nil)
+	if !errors.Is(err, ErrBankOrderTaken) || !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("second payment with bank order X-2: %v; want ErrBankOrderTaken", err)
+	}
+	c := newPayment("pay_boc", "shop1", "X-2", t0)
+	c.Bank, c.BankOrderID = "qnb", "X-2" // another bank: no clash
+	if err := j.CreatePayment(ctx, c, Event{At: t0, Kind: "created"}, nil); err != nil {
+		t.Fatalf("same bank order at another bank: %v", err)
 	}
 }

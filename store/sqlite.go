@@ -280,6 +280,7 @@ func duplicate(err error) string {
 		{"payments.id", "payment id"},
 		{"payments.pay_token", "pay token"},
 		{"payments.callback_token", "callback token"},
+		{"payments.bank_order_id", "bank order id"},
 		{"idempotency.site_id", "idempotency key"},
 		{"webhooks.id", "webhook id"},
 		{"events.payment_id", "event"},

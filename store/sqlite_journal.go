@@ -73,6 +73,9 @@ func (c *create) run(ctx context.Context, tx writeTx) error {
 // result maps the transaction's outcome to CreatePayment's error.
 func (c *create) result(err error) error {
 	if what := duplicate(err); what != "" {
+		if what == "bank order id" {
+			return errKind(ErrBankOrderTaken, "create payment %s: %s already exists", c.id, what)
+		}
 		return errKind(ErrDuplicate, "create payment %s: %s already exists", c.id, what)
 	}
 	if err != nil {

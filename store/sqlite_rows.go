@@ -59,15 +59,18 @@ var (
 	idempotencySQL            = `SELECT site_id, scope, key, request_hash, resource_id, status,
 		body, body IS NOT NULL, created_at
 		FROM idempotency WHERE site_id = ? AND scope = ? AND key = ?`
+	// A message waits while an earlier one of its payment is pending or
+	// dead: the site must see a payment's events in order, so a dead letter
+	// holds the rest until it is redelivered.
 	dueWebhooksSQL = `SELECT ` + webhookCols + ` FROM webhooks w
 		WHERE w.status = 'pending' AND w.next_attempt_at <= ?
 		AND NOT EXISTS (SELECT 1 FROM webhooks e
-			WHERE e.payment_id = w.payment_id AND e.status = 'pending' AND e.seq < w.seq)
+			WHERE e.payment_id = w.payment_id AND e.status IN ('pending', 'dead') AND e.seq < w.seq)
 		ORDER BY w.seq LIMIT ?`
 	nextWebhookAtSQL = `SELECT min(w.next_attempt_at) FROM webhooks w
 		WHERE w.status = 'pending'
 		AND NOT EXISTS (SELECT 1 FROM webhooks e
-			WHERE e.payment_id = w.payment_id AND e.status = 'pending' AND e.seq < w.seq)`
+			WHERE e.payment_id = w.payment_id AND e.status IN ('pending', 'dead') AND e.seq < w.seq)`
 
 	preparedReads = []string{paymentByIDSQL, paymentByPayTokenSQL, paymentByCallbackTokenSQL, paymentsByOrderSQL,
 		operationByIDSQL, operationsOfPaymentSQL, idempotencySQL, dueWebhooksSQL, nextWebhookAtSQL}

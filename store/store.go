@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/posrelay/posrelay/bank"
@@ -20,6 +21,9 @@ import (
 var (
 	ErrNotFound  = errors.New("store: not found")
 	ErrDuplicate = errors.New("store: already exists")
+	// ErrBankOrderTaken: another payment already uses this bank order id at
+	// this bank (it is also an ErrDuplicate).
+	ErrBankOrderTaken = fmt.Errorf("%w: bank order id", ErrDuplicate)
 	// ErrConflict: the change was refused because the record is not in the
 	// state the caller expected (returned by callers' update functions too).
 	ErrConflict = errors.New("store: state conflict")
@@ -249,7 +253,9 @@ type WebhookFilter struct {
 type Journal interface {
 	// CreatePayment inserts a new payment with its first event and, when
 	// idem is not nil, its idempotency record, in one transaction.
-	// ErrDuplicate if the payment id, a token or the idempotency key exists.
+	// ErrDuplicate if the payment id, a token or the idempotency key exists;
+	// ErrBankOrderTaken (an ErrDuplicate) if the bank order id is in use at
+	// the same bank.
 	CreatePayment(ctx context.Context, p *Payment, ev Event, idem *Idempotency) error
 	GetPayment(ctx context.Context, id string) (*Payment, error)
 	// PaymentByPayToken / PaymentByCallbackToken find a payment by token.
@@ -285,7 +291,8 @@ type Journal interface {
 	GetIdempotency(ctx context.Context, siteID, scope, key string) (*Idempotency, error)
 
 	// DueWebhooks returns pending messages with NextAttemptAt ≤ now whose
-	// payment has no earlier pending message, oldest first.
+	// payment has no earlier pending or dead message (a dead letter holds
+	// its payment's later messages until it is redelivered), oldest first.
 	DueWebhooks(ctx context.Context, now time.Time, limit int) ([]*Webhook, error)
 	// NextWebhookAt returns the earliest NextAttemptAt of a pending message
 	// that is first in its payment's queue, i.e. the next time DueWebhooks

@@ -46,6 +46,8 @@ CREATE TABLE payments (
 
 CREATE UNIQUE INDEX payments_pay_token ON payments (pay_token);
 CREATE UNIQUE INDEX payments_callback_token ON payments (callback_token);
+-- A bank order number names one payment: status answers and refunds are by it.
+CREATE UNIQUE INDEX payments_bank_order ON payments (bank, bank_order_id);
 CREATE INDEX payments_site_order ON payments (site_id, order_id, created_at);
 CREATE INDEX payments_site_created ON payments (site_id, created_at);
 CREATE INDEX payments_status ON payments (status);
