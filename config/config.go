@@ -41,6 +41,8 @@ const (
 	DefaultAuthWindow      = 300 * time.Second
 	DefaultNonceCapacity   = 200000
 	DefaultPaymentTTL      = 30 * time.Minute
+	DefaultBankStepGrace   = 20 * time.Minute
+	DefaultStatusGrace     = 10 * time.Minute
 	DefaultWebhookTimeout  = 10 * time.Second
 	DefaultMaxInstallments = 12
 	DefaultStateDir        = "/var/lib/posrelay"
@@ -50,13 +52,20 @@ const (
 
 // Config is the checked configuration.
 type Config struct {
-	Server       Server
-	TLS          TLS
-	StateDir     string
-	Egress       Egress
-	LogLevel     string // debug, info, warn, error
-	Auth         Auth
-	PaymentTTL   time.Duration
+	Server     Server
+	TLS        TLS
+	StateDir   string
+	Egress     Egress
+	LogLevel   string // debug, info, warn, error
+	Auth       Auth
+	PaymentTTL time.Duration
+	// BankStepGrace is how long past its expiry a payment whose shopper
+	// reached the bank stays open (the bank's 3-D session may still approve).
+	BankStepGrace time.Duration
+	// StatusGrace is how long after the last bank call "no such
+	// transaction" from a status query is not yet believed for a payment in
+	// status unknown; refunds, voids and captures wait six times as long.
+	StatusGrace  time.Duration
 	Webhooks     Webhooks
 	Environments map[string]map[string]string // custom environment → bank → base URL
 	Sites        []*Site

@@ -62,7 +62,9 @@ type fileAuth struct {
 }
 
 type filePayments struct {
-	TTL *time.Duration `yaml:"ttl"`
+	TTL           *time.Duration `yaml:"ttl"`
+	BankStepGrace *time.Duration `yaml:"bank_step_grace"`
+	StatusGrace   *time.Duration `yaml:"status_grace"`
 }
 
 type fileWebhooks struct {

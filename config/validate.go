@@ -104,6 +104,14 @@ func (v *validator) config(fc *fileConfig) *Config {
 	if c.PaymentTTL < time.Minute || c.PaymentTTL > 24*time.Hour {
 		v.add("payments.ttl", "%v is out of range; use between 1m and 24h (default %v)", c.PaymentTTL, DefaultPaymentTTL)
 	}
+	c.BankStepGrace = dur(fc.Payments.BankStepGrace, DefaultBankStepGrace)
+	if c.BankStepGrace < time.Minute || c.BankStepGrace > 24*time.Hour {
+		v.add("payments.bank_step_grace", "%v is out of range; use between 1m and 24h (default %v): banks' 3-D sessions last up to about 15 minutes", c.BankStepGrace, DefaultBankStepGrace)
+	}
+	c.StatusGrace = dur(fc.Payments.StatusGrace, DefaultStatusGrace)
+	if c.StatusGrace < 10*time.Second || c.StatusGrace > 24*time.Hour {
+		v.add("payments.status_grace", "%v is out of range; use between 10s and 24h (default %v)", c.StatusGrace, DefaultStatusGrace)
+	}
 	c.Webhooks.Timeout = dur(fc.Webhooks.Timeout, DefaultWebhookTimeout)
 	if c.Webhooks.Timeout <= 0 || c.Webhooks.Timeout > 14*time.Second {
 		v.add("webhooks.timeout", "%v is out of range; use up to 14s, Wix's limit for an HTTP function", c.Webhooks.Timeout)

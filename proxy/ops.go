@@ -337,7 +337,7 @@ func (r *Relay) operationWebhook(p *store.Payment, op *store.Operation, now time
 		d.RefundID, d.PluginRefundID, d.WixRefundID, d.RefundAmount = op.ID, op.ID, op.WixRefundID, op.Amount
 		d.ReasonCode, d.ErrorCode, d.ErrorMessage = 0, "", ""
 		if op.Status == store.OpFailed && op.Result != nil {
-			d.Result = op.Result
+			d.Result = webhookResult(op.Result)
 			d.ReasonCode, d.ErrorCode = op.Result.ReasonCode, op.Result.Code
 			d.ErrorMessage = op.Result.Message.EN
 		}
@@ -372,30 +372,51 @@ func (r *Relay) sweepOperations(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	now := r.now()
+	budget := sweepBudget
 	for _, op := range ops {
-		if err := r.resolveOperation(ctx, op); err != nil {
+		if budget <= 0 || !r.backoff.due(op.ID, now) {
+			continue
+		}
+		budget--
+		decided, err := r.resolveOperation(ctx, op)
+		if err != nil {
 			r.log.Warn("operation status query failed; will retry", zap.String("operation", op.ID), zap.Error(err))
+		}
+		if decided {
+			r.backoff.forget(op.ID)
+		} else {
+			r.backoff.later(op.ID, now)
 		}
 	}
 	return nil
 }
 
+// opUnknownGrace is how long an operation the bank has not confirmed stays
+// unknown — its amount still held against further refunds — before it is
+// marked failed and reported to the operator: six times
+// payments.status_grace (an hour by default). A bank may book a refund
+// late; failing it early would let a retry refund twice.
+func (r *Relay) opUnknownGrace() time.Duration { return 6 * r.cfg.StatusGrace }
+
 // resolveOperation decides an open operation from the bank's view of the
 // payment: a refund is done if the bank's refunded total covers it on top
 // of what the journal already counts; a void if the bank shows the payment
-// voided; a capture if the bank shows it captured.
-func (r *Relay) resolveOperation(ctx context.Context, op *store.Operation) error {
+// voided; a capture if the bank shows it captured. Without that evidence
+// it stays unknown until opUnknownGrace has passed. It reports whether
+// the operation is settled.
+func (r *Relay) resolveOperation(ctx context.Context, op *store.Operation) (bool, error) {
 	p, err := r.journal.GetPayment(ctx, op.PaymentID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	g, ok := r.gatewayFor(p)
 	if !ok {
-		return fmt.Errorf("no gateway for account %s", p.Account)
+		return false, fmt.Errorf("no gateway for account %s", p.Account)
 	}
 	st, err := g.Status(ctx, r.bankPayment(p))
 	if err != nil {
-		return err
+		return false, err
 	}
 	res := &bank.OpResult{Status: bank.Failed, Result: bank.NewResult(bank.CodeNotFound, "", "not confirmed by the bank's status query")}
 	switch op.Kind {
@@ -404,7 +425,7 @@ func (r *Relay) resolveOperation(ctx context.Context, op *store.Operation) error
 		earlier := int64(0)
 		ops, err := r.journal.Operations(ctx, p.ID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		for _, o := range ops {
 			if o.ID != op.ID && o.Kind == bank.OpRefund && (o.Status == store.OpUnknown || o.Status == store.OpPending) && o.CreatedAt.Before(op.CreatedAt) {
@@ -423,6 +444,14 @@ func (r *Relay) resolveOperation(ctx context.Context, op *store.Operation) error
 			res = &bank.OpResult{Status: bank.Succeeded, Result: bank.NewResult(bank.CodeApproved, "", "confirmed by status query")}
 		}
 	}
+	if res.Status != bank.Succeeded {
+		if r.now().Before(op.CreatedAt.Add(r.opUnknownGrace())) {
+			return false, nil
+		}
+		r.log.Error("the bank has not confirmed this operation within the grace period; marking it failed — check it with the bank",
+			zap.String("operation", op.ID), zap.String("kind", string(op.Kind)), zap.String(logPayment, op.PaymentID),
+			zap.Int64("amount", op.Amount), zap.Int64("bank_refunded", st.Refunded), zap.String("bank_state", string(st.State)))
+	}
 	_, err = r.settleOperation(ctx, op.ID, res, "status query")
-	return err
+	return err == nil, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -31,23 +32,48 @@ func (r *Relay) sweepLoop(ctx context.Context) {
 	}
 }
 
+// sweepBudget bounds the status queries one sweep makes. The grace
+// periods before the bank's silence is believed are configured:
+// payments.bank_step_grace (a shopper may still be at the bank's page past
+// the expiry) and payments.status_grace (a bank may book a late answer).
+const sweepBudget = 100
+
 // Sweep settles what the shopper's browser left open: payments past their
 // expiry, payments whose provisioning was cut off (a crash, a lost
 // answer) and payments in status unknown. A payment that reached the bank
-// is never given up on without asking the bank's status API. Tests with an
-// injected clock call it directly.
+// is never given up on without asking the bank's status API, and the
+// bank's silence is believed only after a grace period. Payments whose
+// queries fail or stay undecided are asked again with backoff, so they do
+// not crowd out newer ones. Tests with an injected clock call it directly.
 func (r *Relay) Sweep(ctx context.Context) error {
 	now := r.now()
-	expired, err := r.journal.ListPayments(ctx, store.PaymentFilter{Status: store.StatusPending, ExpiresBefore: now, Limit: 200})
+	budget := sweepBudget
+	ask := func(p *store.Payment) {
+		if budget <= 0 || !r.backoff.due(p.ID, now) {
+			return
+		}
+		budget--
+		decided, err := r.refresh(ctx, p)
+		if err != nil {
+			r.log.Warn("status query failed; will retry", zap.String(logPayment, p.ID), zap.String(logBank, p.Bank), zap.Error(err))
+		}
+		if decided {
+			r.backoff.forget(p.ID)
+		} else {
+			r.backoff.later(p.ID, now)
+		}
+	}
+	expired, err := r.journal.ListPayments(ctx, store.PaymentFilter{Status: store.StatusPending, ExpiresBefore: now, Limit: 1000})
 	if err != nil {
 		return err
 	}
 	for _, p := range expired {
-		if p.Stage == store.StageCreated {
+		switch {
+		case p.Stage == store.StageCreated:
 			r.expireIfDue(ctx, p)
-			continue
+		case p.Stage == store.StageBankStep && !now.Before(p.ExpiresAt.Add(r.cfg.BankStepGrace)):
+			ask(p)
 		}
-		r.resolve(ctx, p)
 	}
 	// Provisioning that started but never finished (the relay stopped).
 	// Selected by stage: however many shoppers are still at the bank's
@@ -58,86 +84,134 @@ func (r *Relay) Sweep(ctx context.Context) error {
 		return err
 	}
 	for _, p := range pending {
-		if p.Stage == store.StageCallback && p.UpdatedAt.Before(stuckBefore) && !p.ExpiresAt.Before(now) {
-			r.resolve(ctx, p)
+		if p.UpdatedAt.Before(stuckBefore) {
+			ask(p)
 		}
 	}
-	unknown, err := r.journal.ListPayments(ctx, store.PaymentFilter{Status: store.StatusUnknown, Limit: 200})
+	unknown, err := r.journal.ListPayments(ctx, store.PaymentFilter{Status: store.StatusUnknown, Limit: 500})
 	if err != nil {
 		return err
 	}
 	for _, p := range unknown {
-		r.resolve(ctx, p)
+		ask(p)
 	}
 	return r.sweepOperations(ctx)
 }
 
-// resolve asks the bank about an open payment and settles it if the
-// bank's answer is final.
-func (r *Relay) resolve(ctx context.Context, p *store.Payment) {
-	if _, err := r.refresh(ctx, p); err != nil {
-		r.log.Warn("status query failed; will retry", zap.String(logPayment, p.ID), zap.String(logBank, p.Bank), zap.Error(err))
-	}
+// refresh asks the bank's status API about a payment and applies the
+// answer when it settles the payment (see decide). It reports whether
+// the payment is now settled (or was already).
+func (r *Relay) refresh(ctx context.Context, p *store.Payment) (bool, error) {
+	_, decided, err := r.refreshStatus(ctx, p)
+	return decided, err
 }
 
-// refresh asks the bank's status API and applies the answer to a payment
-// that is not final. It returns the bank's view.
-func (r *Relay) refresh(ctx context.Context, p *store.Payment) (*bank.StatusResult, error) {
+// refreshStatus is refresh that also returns the bank's view.
+func (r *Relay) refreshStatus(ctx context.Context, p *store.Payment) (*bank.StatusResult, bool, error) {
 	g, ok := r.gatewayFor(p)
 	if !ok {
-		return nil, internalError(fmt.Errorf("no gateway for account %s", p.Account))
+		return nil, false, internalError(fmt.Errorf("no gateway for account %s", p.Account))
 	}
 	st, err := statusKnowingRefunds(ctx, g, r.bankPayment(p), p.Refunded > 0)
 	if err != nil {
-		return nil, &apiError{Status: 502, Code: "bank_unavailable", Message: "The bank's status service did not answer; try again shortly.", Cause: err}
+		return nil, false, &apiError{Status: 502, Code: "bank_unavailable", Message: "The bank's status service did not answer; try again shortly.", Cause: err}
 	}
 	if p.Status.Final() {
-		return st, nil
+		return st, true, nil
 	}
-	if p.Status == store.StatusPending && p.Stage == store.StageCreated {
-		return st, nil // never reached the bank
+	to, out := r.decide(p, st, r.now())
+	if out == nil {
+		return st, false, nil
 	}
-	var to store.PaymentStatus
-	var out *bank.Outcome
-	switch st.State {
-	case bank.TxnApproved, bank.TxnRefunded:
+	from, stage := p.Status, p.Stage
+	_, err = r.finalize(ctx, p.ID, func(q *store.Payment) bool { return q.Status == from && q.Stage == stage }, to, out, "status query")
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return st, false, internalError(err)
+	}
+	return st, true, nil
+}
+
+// decide turns the bank's view of an open payment into its final status,
+// or nil while the answer could still change:
+//
+//   - approved: succeeded (unless the amount differs: the operator decides);
+//   - nothing is decided while provisioning may be in flight, nor while the
+//     shopper may still be at the bank's page (expiry + bank_step_grace);
+//   - "no such transaction" or a decline settle an unknown or cut-off
+//     payment only status_grace after the last bank call.
+func (r *Relay) decide(p *store.Payment, st *bank.StatusResult, now time.Time) (store.PaymentStatus, *bank.Outcome) {
+	switch {
+	case p.Status == store.StatusPending && p.Stage == store.StageCreated:
+		return "", nil // never reached the bank
+	case p.Status == store.StatusPending && p.Stage == store.StageCallback && now.Before(p.UpdatedAt.Add(2*r.cfg.Egress.BankTimeout)):
+		return "", nil // provisioning may still be on its way
+	}
+	if st.State == bank.TxnApproved || st.State == bank.TxnRefunded {
 		if st.Amount != 0 && st.Amount != p.Amount {
 			r.log.Error("bank reports another amount for this order; leaving it to the operator",
 				zap.String(logPayment, p.ID), zap.Int64("journal_amount", p.Amount), zap.Int64("bank_amount", st.Amount))
-			return st, nil
+			return "", nil
 		}
-		to, out = store.StatusSucceeded, &bank.Outcome{Status: bank.Succeeded, Result: bank.NewResult(bank.CodeApproved, st.Result.BankCode, "confirmed by status query"), Ref: st.Ref}
+		return store.StatusSucceeded, &bank.Outcome{Status: bank.Succeeded, Result: bank.NewResult(bank.CodeApproved, st.Result.BankCode, "confirmed by status query"), Ref: st.Ref}
+	}
+	// Every other answer is only believed once nothing can still change it.
+	atBank := p.Status == store.StatusPending && p.Stage == store.StageBankStep
+	if atBank && now.Before(p.ExpiresAt.Add(r.cfg.BankStepGrace)) || !atBank && now.Before(p.UpdatedAt.Add(r.cfg.StatusGrace)) {
+		return "", nil
+	}
+	switch st.State {
 	case bank.TxnDeclined:
 		res := st.Result
 		if res.Code == bank.CodeApproved || res.Code == "" {
 			res = bank.NewResult(bank.CodeDeclined, res.BankCode, res.BankMessage)
 		}
-		to, out = store.StatusFailed, &bank.Outcome{Status: bank.Failed, Result: res, Ref: st.Ref}
+		return store.StatusFailed, &bank.Outcome{Status: bank.Failed, Result: res, Ref: st.Ref}
 	case bank.TxnNotFound:
-		// The bank never took it. Past the expiry (or after a cut-off
-		// provisioning) it is over.
-		if p.Status == store.StatusPending && r.now().Before(p.ExpiresAt) && p.Stage != store.StageCallback {
-			return st, nil
+		if atBank {
+			return store.StatusExpired, &bank.Outcome{Status: bank.Failed, Result: bank.NewResult(bank.CodeExpired, "", "no transaction at the bank")}
 		}
-		if p.Status == store.StatusPending && p.Stage == store.StageBankStep {
-			to, out = store.StatusExpired, &bank.Outcome{Status: bank.Failed, Result: bank.NewResult(bank.CodeExpired, "", "no transaction at the bank")}
-		} else {
-			to, out = store.StatusFailed, &bank.Outcome{Status: bank.Failed, Result: bank.NewResult(bank.CodeNotFound, "", "no transaction at the bank")}
-		}
+		return store.StatusFailed, &bank.Outcome{Status: bank.Failed, Result: bank.NewResult(bank.CodeNotFound, "", "no transaction at the bank")}
 	case bank.TxnVoided:
-		to, out = store.StatusFailed, &bank.Outcome{Status: bank.Failed, Result: bank.NewResult(bank.CodeAlreadyVoided, "", "voided at the bank")}
-	default:
-		return st, nil
+		return store.StatusFailed, &bank.Outcome{Status: bank.Failed, Result: bank.NewResult(bank.CodeAlreadyVoided, "", "voided at the bank")}
 	}
-	if p.Status == store.StatusUnknown && to == store.StatusExpired {
-		to = store.StatusFailed
+	return "", nil
+}
+
+// backoff spaces out the status queries of payments and operations the
+// bank has not settled yet: 5 s, doubling to 10 min.
+type backoff struct {
+	mu   sync.Mutex
+	next map[string]backoffEntry
+}
+
+type backoffEntry struct {
+	at   time.Time
+	wait time.Duration
+}
+
+func (b *backoff) due(id string, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.next[id]
+	return !ok || !now.Before(e.at)
+}
+
+func (b *backoff) later(id string, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next == nil {
+		b.next = map[string]backoffEntry{}
 	}
-	from, stage := p.Status, p.Stage
-	_, err = r.finalize(ctx, p.ID, func(q *store.Payment) bool { return q.Status == from && q.Stage == stage }, to, out, "status query")
-	if err != nil && !errors.Is(err, store.ErrConflict) {
-		return st, internalError(err)
-	}
-	return st, nil
+	e := b.next[id]
+	e.wait = min(max(2*e.wait, sweepInterval), 10*time.Minute)
+	e.at = now.Add(e.wait)
+	b.next[id] = e
+}
+
+func (b *backoff) forget(id string) {
+	b.mu.Lock()
+	delete(b.next, id)
+	b.mu.Unlock()
 }
 
 // refundAware is a gateway whose status query can leave out what only

@@ -184,6 +184,7 @@ server: {listen: %q, public_url: "http://%s", admin_listen: ""}
 state_dir: %q
 egress: {allow_ranges: ["127.0.0.0/8"], bank_timeout: %s, dial_timeout: 2s}
 log: {level: debug}
+payments: {status_grace: 10s}
 environments: {sim: {halkbank: %q}}
 %s
 sites:

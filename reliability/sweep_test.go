@@ -46,7 +46,16 @@ func TestSweepFindsCutOffProvisioningBehindManyOpenPayments(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Once the provisioning is surely over, the sweeper asks the bank; "no
+	// such transaction" is believed only after payments.status_grace.
 	s.clock.Advance(2*400*time.Millisecond + time.Second)
+	if err := s.relay.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.payment(t, p.ID); got.Status != store.StatusPending || got.Stage != store.StageCallback {
+		t.Fatalf("inside the grace period the cut-off payment is %s/%s; want it still open", got.Status, got.Stage)
+	}
+	s.clock.Advance(s.cfg.StatusGrace + time.Second)
 	if err := s.relay.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
