@@ -206,9 +206,13 @@ func (r *Relay) sendBack(ctx *fasthttp.RequestCtx, p *store.Payment) {
 // /pay/{token}/cancel.
 func (r *Relay) pay(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 	token, action, _ := strings.Cut(strings.TrimPrefix(path, "/pay/"), "/")
-	rs.route = "/pay/{token}"
-	if action != "" {
-		rs.route += "/" + action
+	switch action {
+	case "":
+		rs.route = "/pay/{token}"
+	case "cancel":
+		rs.route = "/pay/{token}/cancel"
+	default:
+		rs.route = "/pay/(unknown)"
 	}
 	t := textFor(string(ctx.QueryArgs().Peek("lang")))
 	p := r.paymentByToken(ctx, rs, t, token, r.journal.PaymentByPayToken)
@@ -491,7 +495,11 @@ func (r *Relay) readCard(ctx *fasthttp.RequestCtx, t *pageText, p *store.Payment
 		return nil, 0, t.ErrExpiry
 	}
 	c.ExpMonth, c.ExpYear = twoDigits(m), strconv.Itoa(y)
-	if l := len(c.CVV); l < 3 || l > 4 || strings.Trim(c.CVV, "0123456789") != "" {
+	want := 3 // Amex has 4
+	if c.Brand() == "amex" {
+		want = 4
+	}
+	if len(c.CVV) != want || strings.Trim(c.CVV, "0123456789") != "" {
 		c.Wipe()
 		return nil, 0, t.ErrCVV
 	}

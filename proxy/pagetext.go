@@ -28,7 +28,7 @@ var texts = map[string]*pageText{
 		CardNumberHelp:  "Kart bilgileriniz yalnızca bankaya iletilir, saklanmaz.",
 		OtherLang:       "English", OtherLangCode: "en",
 		ErrCardNumber: "Kart numarasını kontrol edin.", ErrExpiry: "Son kullanma tarihini kontrol edin.",
-		ErrCVV: "Güvenlik kodu 3 veya 4 haneli olmalıdır.", ErrHolder: "Kart üzerindeki ismi yazın.", ErrInst: "Geçerli bir taksit seçin.",
+		ErrCVV: "Güvenlik kodu 3 haneli (American Express kartlarında 4 haneli) olmalıdır.", ErrHolder: "Kart üzerindeki ismi yazın.", ErrInst: "Geçerli bir taksit seçin.",
 		Unknown: "Ödemenizin sonucu bankadan teyit ediliyor. Sonuç mağazaya otomatik olarak iletilecek.",
 	},
 	"en": {
@@ -47,7 +47,7 @@ var texts = map[string]*pageText{
 		CardNumberHelp:  "Your card details go only to the bank and are not stored.",
 		OtherLang:       "Türkçe", OtherLangCode: "tr",
 		ErrCardNumber: "Check the card number.", ErrExpiry: "Check the expiry date.",
-		ErrCVV: "The security code has 3 or 4 digits.", ErrHolder: "Enter the name on the card.", ErrInst: "Choose valid installments.",
+		ErrCVV: "The security code has 3 digits (4 on American Express cards).", ErrHolder: "Enter the name on the card.", ErrInst: "Choose valid installments.",
 		Unknown: "The result of your payment is being confirmed with the bank. The shop will be told automatically.",
 	},
 }

@@ -310,24 +310,41 @@ func (r *Relay) createPayment(ctx *fasthttp.RequestCtx, rs *reqState, site *conf
 				Message: fmt.Sprintf("Order %s already has a %s payment (%s); refund or void it instead of paying again.", req.orderID, p.Status, p.ID)})
 			return
 		}
+		if p.Status == store.StatusPending && p.Stage == store.StageCallback {
+			writeError(ctx, rs, &apiError{Status: fasthttp.StatusConflict, Code: "order_in_progress", Field: "orderId",
+				Message: fmt.Sprintf("Order %s has a payment (%s) the bank is completing right now; try again in a minute.", req.orderID, p.ID)})
+			return
+		}
 	}
 	now := r.now().UTC()
 	p := &store.Payment{
 		ID: newID("pay_"), SiteID: site.ID, Bank: req.account.Bank, Account: req.account.Name, Model: req.account.Model,
-		OrderID: req.orderID, BankOrderID: bankOrderID(req.orderID, len(prior)), Amount: req.amount, Currency: req.currency.Alpha,
+		OrderID: req.orderID, Amount: req.amount, Currency: req.currency.Alpha,
 		Installments: req.installments, Type: string(req.typ), Language: req.language, ReturnURLs: req.returns,
 		Customer: req.customer, WixTransactionID: req.wixID, PayToken: newToken(), CallbackToken: newToken(),
 		Status: store.StatusPending, Stage: store.StageCreated, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(r.cfg.PaymentTTL),
 	}
 	rs.payment = p.ID
-	body, _ := json.Marshal(r.apiPayment(p, nil))
-	var idem *store.Idempotency
-	if key != "" {
-		idem = &store.Idempotency{SiteID: site.ID, Scope: scopeCreate, Key: key, RequestHash: reqHash, ResourceID: p.ID,
-			Status: fasthttp.StatusCreated, Body: body, CreatedAt: now}
-	}
 	ev := store.Event{At: now, Kind: "created", Detail: map[string]string{"bank": p.Bank, "model": p.Model, "amount": strconv.FormatInt(p.Amount, 10), "currency": p.Currency, "request_id": rs.id}}
-	if err := r.journal.CreatePayment(c, p, ev, idem); err != nil {
+	var body []byte
+	// The bank order number must be new at the bank: the journal's unique
+	// index decides, so concurrent attempts and an order literally named
+	// like another's later attempt ("X-2") each get their own.
+	for attempt := len(prior); ; attempt++ {
+		p.BankOrderID = bankOrderID(req.orderID, attempt)
+		body, _ = json.Marshal(r.apiPayment(p, nil))
+		var idem *store.Idempotency
+		if key != "" {
+			idem = &store.Idempotency{SiteID: site.ID, Scope: scopeCreate, Key: key, RequestHash: reqHash, ResourceID: p.ID,
+				Status: fasthttp.StatusCreated, Body: body, CreatedAt: now}
+		}
+		err := r.journal.CreatePayment(c, p, ev, idem)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, store.ErrBankOrderTaken) && attempt < len(prior)+100 {
+			continue
+		}
 		if errors.Is(err, store.ErrDuplicate) && key != "" {
 			if done, rerr := r.replay(ctx, rs, site.ID, scopeCreate, key, reqHash); done || rerr != nil {
 				if rerr != nil {
@@ -349,7 +366,8 @@ func (r *Relay) createPayment(ctx *fasthttp.RequestCtx, rs *reqState, site *conf
 }
 
 // bankOrderID is the order number sent to the bank: banks refuse an order
-// number twice, so a later attempt for the same order gets a suffix.
+// number twice, so a later attempt for the same order gets a suffix (and
+// the journal's unique index moves past one another order already has).
 func bankOrderID(orderID string, attempt int) string {
 	if attempt == 0 {
 		return orderID
@@ -410,7 +428,7 @@ func (r *Relay) getPayment(ctx *fasthttp.RequestCtx, rs *reqState, site *config.
 	var bs *api.BankStatus
 	if string(ctx.QueryArgs().Peek("refresh")) == "true" {
 		start := r.now()
-		st, err := r.refresh(context.Background(), p)
+		st, _, err := r.refreshStatus(context.Background(), p)
 		rs.bankTime = r.now().Sub(start)
 		if err != nil {
 			writeError(ctx, rs, err)

@@ -57,6 +57,7 @@ type Relay struct {
 	webhooks *webhookSender
 	kick     chan struct{} // wakes the outbox worker
 	metrics  metrics
+	backoff  backoff // status queries of unsettled payments and operations
 }
 
 // New builds a Relay. It does not listen; see Serve and Run.
@@ -245,15 +246,19 @@ func (r *Relay) api(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 	}
 }
 
-// apiRoute names the route pattern of an API path for logs.
+// apiRoute names the route pattern of an API path for logs and metrics.
+// Only known routes get a name of their own: paths are attacker-chosen,
+// and every name becomes a metric series.
 func apiRoute(path string) string {
 	parts := strings.Split(strings.TrimPrefix(path, "/v1/"), "/")
 	switch {
-	case len(parts) == 1:
+	case len(parts) == 1 && (parts[0] == "whoami" || parts[0] == "payments"):
 		return "/v1/" + parts[0]
-	case parts[0] == "payments" && len(parts) == 2:
+	case len(parts) == 2 && parts[0] == "reports" && parts[1] == "daily":
+		return "/v1/reports/daily"
+	case len(parts) == 2 && parts[0] == "payments":
 		return "/v1/payments/{id}"
-	case parts[0] == "payments" && len(parts) == 3:
+	case len(parts) == 3 && parts[0] == "payments" && (parts[2] == "refunds" || parts[2] == "void" || parts[2] == "capture"):
 		return "/v1/payments/{id}/" + parts[2]
 	}
 	return "/v1/(unknown)"

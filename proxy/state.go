@@ -90,7 +90,7 @@ func (r *Relay) eventData(p *store.Payment) api.EventData {
 	d := api.EventData{
 		PaymentID: p.ID, PluginTransactionID: p.ID, WixTransactionID: p.WixTransactionID, Site: p.SiteID,
 		OrderID: p.OrderID, Status: string(p.Status), Bank: p.Bank, Amount: p.Amount, Currency: p.Currency,
-		Result: p.Result, AuthCode: p.Ref.AuthCode, MaskedPAN: p.Ref.MaskedPAN,
+		Result: webhookResult(p.Result), AuthCode: p.Ref.AuthCode, MaskedPAN: p.Ref.MaskedPAN,
 	}
 	if p.Result != nil && p.Status != store.StatusSucceeded && p.Status != store.StatusVoided {
 		d.ReasonCode = p.Result.ReasonCode
@@ -101,6 +101,17 @@ func (r *Relay) eventData(p *store.Payment) api.EventData {
 		}
 	}
 	return d
+}
+
+// webhookResult is the result a site is told: the bank's own free text
+// stays with the relay's operator (it can echo what the bank was sent).
+func webhookResult(res *bank.Result) *bank.Result {
+	if res == nil {
+		return nil
+	}
+	c := *res
+	c.BankMessage = ""
+	return &c
 }
 
 func (r *Relay) webhook(p *store.Payment, typ string, data api.EventData, now time.Time) store.Webhook {
