@@ -347,7 +347,8 @@ func (r *Relay) beginStep(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payme
 		return
 	}
 	_, err := r.journal.UpdatePayment(c, p.ID, func(q *store.Payment) (*store.Change, error) {
-		if q.Status != store.StatusPending || q.Stage != store.StageCreated && q.Stage != store.StageBankStep {
+		if q.Status != store.StatusPending || q.Stage != store.StageCreated {
+			// Another tab started the step first; its state stands.
 			return nil, store.ErrConflict
 		}
 		now := r.now().UTC()
