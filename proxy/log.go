@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -116,3 +117,20 @@ func (r *Relay) logRequest(ctx *fasthttp.RequestCtx, rs *reqState) {
 type fasthttpLogger struct{ l *zap.SugaredLogger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Infof(format, args...) }
+
+// survive runs fn and turns a panic into an error log and a metric, so
+// that one malformed record cannot stop a background worker or take the
+// whole relay down with it. The request handler has its own recovery.
+// It reports whether fn panicked.
+func (r *Relay) survive(worker string, fn func()) (panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = true
+			r.metrics.inc("posrelay_panics_total", "worker", worker)
+			r.log.Error("recovered from a panic; carrying on", zap.String("worker", worker),
+				zap.String(logCause, fmt.Sprint(p)), zap.Stack("stack"))
+		}
+	}()
+	fn()
+	return false
+}

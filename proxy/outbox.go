@@ -104,7 +104,18 @@ func (r *Relay) DeliverDue(ctx context.Context) (int, error) {
 		go func(m *store.Webhook) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r.attempt(ctx, m)
+			if r.survive("webhook", func() { r.attempt(ctx, m) }) {
+				// Put the message back with a delay rather than retry it
+				// in a tight loop; it is not lost.
+				m.Attempts = min(m.Attempts+1, MaxWebhookAttempts)
+				m.NextAttemptAt, m.LastError = r.now().UTC().Add(retrySchedule[min(m.Attempts, len(retrySchedule))-1]), "internal error"
+				if m.Attempts == MaxWebhookAttempts {
+					m.Status = store.WebhookDead
+				}
+				if err := r.journal.RecordAttempt(ctx, m); err != nil {
+					r.log.Error("could not record a webhook attempt", zap.String("webhook_id", m.ID), zap.Error(err))
+				}
+			}
 		}(m)
 	}
 	wg.Wait()
@@ -166,18 +177,20 @@ func (r *Relay) outboxLoop(ctx context.Context) {
 		case <-r.kick:
 		case <-t.C:
 		}
-		for {
-			n, err := r.DeliverDue(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					r.log.Error("outbox", zap.Error(err))
+		r.survive("outbox", func() {
+			for {
+				n, err := r.DeliverDue(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						r.log.Error("outbox", zap.Error(err))
+					}
+					return
 				}
-				break
+				if n == 0 {
+					return
+				}
 			}
-			if n == 0 {
-				break
-			}
-		}
+		})
 		if !t.Stop() {
 			select {
 			case <-t.C:

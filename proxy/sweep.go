@@ -25,9 +25,11 @@ func (r *Relay) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
-				r.log.Error("sweep", zap.Error(err))
-			}
+			r.survive("sweep", func() {
+				if err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
+					r.log.Error("sweep", zap.Error(err))
+				}
+			})
 		}
 	}
 }
