@@ -118,6 +118,7 @@ const (
 	EventPaymentCanceled  = "payment.canceled"
 	EventPaymentExpired   = "payment.expired"
 	EventPaymentVoided    = "payment.voided"
+	EventVoidFailed       = "payment.void_failed"
 	EventRefundSucceeded  = "refund.succeeded"
 	EventRefundFailed     = "refund.failed"
 )
@@ -148,7 +149,8 @@ type EventData struct {
 	ErrorMessage string `json:"errorMessage,omitempty"`
 	AuthCode     string `json:"authCode,omitempty"`
 	MaskedPAN    string `json:"maskedPan,omitempty"`
-	// Refund events.
+	// Refund events; refundId and wixRefundId also name the operation of
+	// payment.voided and payment.void_failed.
 	RefundID       string `json:"refundId,omitempty"`
 	PluginRefundID string `json:"pluginRefundId,omitempty"`
 	WixRefundID    string `json:"wixRefundId,omitempty"`

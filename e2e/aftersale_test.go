@@ -115,9 +115,23 @@ func afterSale(t *testing.T, bankName string, models map[string]string) {
 	})
 
 	t.Run("full refund of the rest and void after settlement", func(t *testing.T) {
-		op, err := s.client.Void(ctx, p2.ID, "")
-		if err != nil || op.Status != "failed" || op.Result.Code != "void_after_settlement" {
+		// As the Wix kit sends it: a refund tried as a void, naming the
+		// Wix refund so that the failure can be reported against it.
+		var op api.Operation
+		if err := s.client.Do(ctx, "POST", "/v1/payments/"+p2.ID+"/void", map[string]string{"wixRefundId": "wr-void-" + p2.ID}, &op,
+			map[string]string{"Idempotency-Key": "wr-void-" + p2.ID}); err != nil || op.Status != "failed" || op.Result.Code != "void_after_settlement" {
 			t.Fatalf("void after settlement = %+v, %v; want failed void_after_settlement", op, err)
+		}
+		if op.WixRefundID != "wr-void-"+p2.ID {
+			t.Errorf("void operation wixRefundId = %q", op.WixRefundID)
+		}
+		// A failed void is reported by webhook too: an answer the site
+		// missed (a 202, a timeout) must not leave it waiting forever.
+		ev := s.webhooks(t, p2.ID, 2)
+		d := ev[1].Event.Data
+		if ev[1].Event.Type != "payment.void_failed" || d.RefundID != op.ID || d.WixRefundID != "wr-void-"+p2.ID ||
+			d.ErrorCode != "void_after_settlement" || d.ReasonCode == 0 || d.Status != "succeeded" {
+			t.Fatalf("webhook = %s %+v; want payment.void_failed for %s with void_after_settlement", ev[1].Event.Type, d, op.ID)
 		}
 		full, err := s.client.Refund(ctx, p2.ID, &api.Refund{WixRefundID: "wr-full-" + p2.ID}, "")
 		if err != nil || full.Status != "succeeded" || full.Amount != 10000 {

@@ -64,12 +64,21 @@ func (r *Relay) operate(ctx *fasthttp.RequestCtx, rs *reqState, site *config.Sit
 		}
 		wixRefundID = in.WixRefundID
 	case "void":
+		// wixRefundId is optional: a Wix refund done as a same-day void
+		// names it, so that the void's outcome can be reported against it.
 		kind = bank.OpVoid
-		var in struct{}
+		var in struct {
+			WixRefundID string `json:"wixRefundId"`
+		}
 		if err := decodeJSON(orEmptyObject(body), &in); err != nil {
 			writeError(ctx, rs, err)
 			return
 		}
+		if len(in.WixRefundID) > maxWixIDLen || hasControl(in.WixRefundID) {
+			writeError(ctx, rs, errInvalid("wixRefundId", "wixRefundId must be up to %d printable characters", maxWixIDLen))
+			return
+		}
+		wixRefundID = in.WixRefundID
 	case "capture":
 		kind = bank.OpCapture
 		var in captureRequest
@@ -154,7 +163,7 @@ func (r *Relay) operate(ctx *fasthttp.RequestCtx, rs *reqState, site *config.Sit
 	go func() {
 		bctx, cancel := context.WithTimeout(context.Background(), r.cfg.Egress.BankTimeout+2*time.Second)
 		defer cancel()
-		done <- r.runOperation(bctx, g, p.ID, op)
+		r.survive("operation", func() { done <- r.runOperation(bctx, g, p.ID, op) })
 	}()
 	select {
 	case final := <-done:
@@ -323,8 +332,9 @@ func (r *Relay) settleOperation(ctx context.Context, opID string, res *bank.OpRe
 }
 
 // operationWebhook is the message a finished operation sends: refunds
-// succeed or fail, a successful void voids the payment. A capture sends
-// nothing (Wix has no event for it).
+// succeed or fail, a void voids the payment or fails (a void answered 202
+// would otherwise end unseen). A capture sends nothing (Wix has no event
+// for it).
 func (r *Relay) operationWebhook(p *store.Payment, op *store.Operation, now time.Time) (store.Webhook, bool) {
 	d := r.eventData(p)
 	var typ string
@@ -343,6 +353,16 @@ func (r *Relay) operationWebhook(p *store.Payment, op *store.Operation, now time
 		}
 	case op.Kind == bank.OpVoid && op.Status == store.OpSucceeded:
 		typ = api.EventPaymentVoided
+		d.RefundID, d.WixRefundID = op.ID, op.WixRefundID
+	case op.Kind == bank.OpVoid && op.Status == store.OpFailed:
+		typ = api.EventVoidFailed
+		d.RefundID, d.WixRefundID = op.ID, op.WixRefundID
+		d.ReasonCode, d.ErrorCode, d.ErrorMessage = 0, "", ""
+		if op.Result != nil {
+			d.Result = webhookResult(op.Result)
+			d.ReasonCode, d.ErrorCode = op.Result.ReasonCode, op.Result.Code
+			d.ErrorMessage = op.Result.Message.EN
+		}
 	default:
 		return store.Webhook{}, false
 	}

@@ -238,9 +238,12 @@ export async function refund(id, { amount, wixRefundId, reason } = {}, idemKey, 
 }
 
 // void cancels a payment on the day it was made (before the bank's end of
-// day). Exported as `void` and `voidPayment`.
-async function voidPayment(id, idemKey, callOptions) {
-  return (await call('POST', paymentPath(id) + '/void', {}, idemHeader(idemKey), opOptions(callOptions))).body;
+// day). Exported as `void` and `voidPayment`. A void that stands for a Wix
+// refund names it (wixRefundId), so that the relay's payment.voided or
+// payment.void_failed webhook is told to Wix against that refund.
+async function voidPayment(id, idemKey, callOptions, { wixRefundId } = {}) {
+  const body = wixRefundId ? { wixRefundId } : {};
+  return (await call('POST', paymentPath(id) + '/void', body, idemHeader(idemKey || wixRefundId), opOptions(callOptions))).body;
 }
 export { voidPayment as void, voidPayment };
 
@@ -329,6 +332,7 @@ const FALLBACK_REASON = {
   'payment.canceled': 3030,
   'payment.expired': 3035,
   'refund.failed': 3022,
+  'payment.void_failed': 3022,
 };
 
 function withError(target, data, type) {
@@ -354,7 +358,10 @@ export function voidRefundId(paymentId) {
 //                              refund_before_settlement: refundTransaction answered it)
 //   payment.voided           → refund {wixTransactionId, pluginRefundId: <payment id>-void,
 //                              amount: the whole payment} (see README: a same-day cancel is,
-//                              for the Wix order, all the money given back)
+//                              for the Wix order, all the money given back); wixRefundId
+//                              when the void stood for a Wix refund
+//   payment.void_failed      → for a void that stood for a Wix refund: that refund failed,
+//                              with reasonCode, errorCode, errorMessage; otherwise nothing
 export function submitEventFor(event) {
   const type = event.type;
   const d = event.data || {};
@@ -379,9 +386,17 @@ export function submitEventFor(event) {
       return { event: { refund: type === 'refund.failed' ? withError(refund, d, type) : refund } };
     }
     case 'payment.voided':
+    case 'payment.void_failed': {
       // Always the same pluginRefundId for a payment's (one) void: the one
       // refundTransaction answers when it voids instead of refunding.
-      return { event: { refund: { wixTransactionId: d.wixTransactionId, pluginRefundId: voidRefundId(pluginTransactionId), amount: String(d.amount || 0) } } };
+      const refund = { wixTransactionId: d.wixTransactionId, pluginRefundId: voidRefundId(pluginTransactionId) };
+      if (d.wixRefundId) refund.wixRefundId = d.wixRefundId;
+      refund.amount = String(d.amount || 0);
+      if (type === 'payment.voided') return { event: { refund } };
+      // A void Wix never asked for (no refund behind it) failing changes
+      // nothing Wix knows of: the payment stands.
+      return d.wixRefundId ? { event: { refund: withError(refund, d, type) } } : null;
+    }
     default:
       return null;
   }

@@ -192,10 +192,12 @@ test('refundTransaction: a full refund on the day of the sale is a void, idempot
   assert.deepEqual(p.operations.map((x) => `${x.kind}:${x.status}`).sort(), ['refund:failed', 'void:succeeded']);
   assert.equal(p.operations.find((x) => x.kind === 'refund').wixRefundId, req.wixRefundId);
 
-  // Wix hears of it once, as a refund with the same pluginRefundId; the
-  // relay's refund.failed (refund_before_settlement) is not passed on.
+  // Wix hears of it once, as its own refund (same wixRefundId and
+  // pluginRefundId); the relay's refund.failed (refund_before_settlement)
+  // is not passed on.
+  assert.equal(p.operations.find((x) => x.kind === 'void').wixRefundId, req.wixRefundId);
   const ev = await eventually('the void to reach submitEvent', () => eventsFor(o.wixTransactionId).find((e) => e.event.refund));
-  assert.deepEqual(ev, { event: { refund: { wixTransactionId: o.wixTransactionId, pluginRefundId: got.pluginRefundId, amount: '20000' } } });
+  assert.deepEqual(ev, { event: { refund: { wixTransactionId: o.wixTransactionId, pluginRefundId: got.pluginRefundId, wixRefundId: req.wixRefundId, amount: '20000' } } });
   await eventually('both webhooks to be delivered', () => deliveriesFor(created.pluginTransactionId).length >= 3);
   const types = deliveriesFor(created.pluginTransactionId).map((x) => JSON.parse(x.raw).type).sort();
   assert.deepEqual(types, ['payment.succeeded', 'payment.voided', 'refund.failed']);

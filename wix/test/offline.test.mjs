@@ -90,6 +90,13 @@ test('submitEvent shapes for every relay event', () => {
   // A void given back in full, told to Wix as a PSP-initiated refund.
   assert.deepEqual(client.submitEventFor({ type: 'payment.voided', data: { ...base, status: 'voided' } }),
     { event: { refund: { wixTransactionId: 'wix_1', pluginRefundId: 'pay_1-void', amount: '14990' } } });
+  // The same void standing for a Wix refund names it; its failure is that
+  // refund's failure. A failed void Wix never asked for is not told.
+  assert.deepEqual(client.submitEventFor({ type: 'payment.voided', data: { ...base, status: 'voided', refundId: 'op_4', wixRefundId: 'wr_4' } }),
+    { event: { refund: { wixTransactionId: 'wix_1', pluginRefundId: 'pay_1-void', wixRefundId: 'wr_4', amount: '14990' } } });
+  assert.deepEqual(client.submitEventFor({ type: 'payment.void_failed', data: { ...base, refundId: 'op_5', wixRefundId: 'wr_5', reasonCode: 3022, errorCode: 'void_after_settlement', errorMessage: 'refund instead' } }),
+    { event: { refund: { wixTransactionId: 'wix_1', pluginRefundId: 'pay_1-void', wixRefundId: 'wr_5', amount: '14990', reasonCode: 3022, errorCode: 'void_after_settlement', errorMessage: 'refund instead' } } });
+  assert.equal(client.submitEventFor({ type: 'payment.void_failed', data: { ...base, refundId: 'op_6', errorCode: 'void_after_settlement' } }), null);
   // Nothing for payments that did not come from Wix, or unknown types.
   assert.equal(client.submitEventFor({ type: 'payment.succeeded', data: { paymentId: 'pay_2' } }), null);
   assert.equal(client.submitEventFor({ type: 'payment.refreshed', data: base }), null);

@@ -262,7 +262,7 @@ export const refundTransaction = async (options, context) => {
     if (op.status === 'failed' && res.code === 'refund_before_settlement' && remaining(deadline) > 2000) {
       const p = await getPayment(paymentId);
       if (op.amount === p.amount && !p.refunded) {
-        const v = await voidPayment(paymentId, wixRefundId, { timeoutMs: remaining(deadline) - 500 });
+        const v = await voidPayment(paymentId, wixRefundId, { timeoutMs: remaining(deadline) - 500 }, { wixRefundId });
         return opAnswer(v, voidRefundId(paymentId));
       }
       return { pluginRefundId: op.id, ...fail(3024, 'partial_refund_before_settlement',
