@@ -66,8 +66,14 @@ func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 	t := textFor(p.Language)
 
 	switch {
+	case p.Status == store.StatusExpired || p.Status == store.StatusFailed || p.Status == store.StatusCanceled:
+		// Late: the relay gave up on it, but the bank may have charged
+		// the card after all.
+		r.lateCallback(ctx, rs, p)
+		r.sendBack(ctx, p)
+		return
 	case p.Status != store.StatusPending || p.Stage == store.StageDone:
-		// Replayed or late: the payment is settled; show where it ended.
+		// Replayed: the payment is settled; show where it ended.
 		rs.decision, rs.code = "callback_replayed", "callback_replayed"
 		r.sendBack(ctx, p)
 		return
@@ -135,6 +141,68 @@ func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 	np, err := r.finalize(c, p.ID, inCallback, outcomeStatus(out), out, "provision")
 	r.afterCallback(ctx, rs, p, np, err)
 }
+
+// lateCallback looks at a callback for a payment the relay already closed
+// as expired, failed or canceled. A verified approval means the bank took
+// the money while the site was told the payment failed: that is recorded
+// (event late_approval, once), logged as an error and counted, for the
+// operator to void or refund; the payment's status is not changed, because
+// the site has already been told. Anything else changes nothing.
+func (r *Relay) lateCallback(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment) {
+	rs.decision, rs.code = "callback_late", "callback_replayed"
+	cb, err := readCallback(ctx)
+	if err != nil {
+		rs.cause = err
+		return
+	}
+	g, ok := r.gatewayFor(p)
+	if !ok {
+		return
+	}
+	v, err := g.Verify(r.bankPayment(p), cb)
+	if err == nil {
+		err = bind(p, v.Echo)
+	}
+	if err != nil {
+		rs.cause = err
+		return
+	}
+	if v.Outcome == nil || v.Outcome.Status != bank.Succeeded {
+		return // authentication only, or not approved: no money moved
+	}
+	rs.decision = "callback_late_approval"
+	r.recordLateApproval(context.Background(), p, &v.Outcome.Ref, "callback")
+}
+
+// recordLateApproval notes that the bank approved a payment the relay had
+// closed without success. It is idempotent per payment.
+func (r *Relay) recordLateApproval(c context.Context, p *store.Payment, ref *bank.Ref, source string) {
+	evs, err := r.journal.Events(c, p.ID)
+	if err == nil {
+		for _, e := range evs {
+			if e.Kind == eventLateApproval {
+				return
+			}
+		}
+	}
+	now := r.now().UTC()
+	detail := map[string]string{"source": source, "status_was": string(p.Status), "auth_code": ref.AuthCode, "host_ref": ref.HostRef}
+	if _, err := r.journal.UpdatePayment(c, p.ID, func(q *store.Payment) (*store.Change, error) {
+		q.UpdatedAt = now
+		return &store.Change{Events: []store.Event{{At: now, Kind: eventLateApproval, Detail: detail}}}, nil
+	}); err != nil {
+		r.log.Error("could not record a late approval", zap.String(logPayment, p.ID), zap.Error(err))
+	}
+	r.metrics.inc("posrelay_late_approvals_total", "bank", p.Bank)
+	r.log.Error("the bank approved a payment the relay had already closed; the card was charged but the site was told "+
+		string(p.Status)+": void or refund it (posrelay payments show "+p.ID+")",
+		zap.String(logPayment, p.ID), zap.String(logBank, p.Bank), zap.String(logSite, p.SiteID), zap.String("order", p.OrderID),
+		zap.String("source", source))
+}
+
+// eventLateApproval is the event kind of an approval that came after the
+// payment was closed; the daily report lists such payments.
+const eventLateApproval = "late_approval"
 
 // bind checks that a verified callback is about this payment: order,
 // amount and currency as recorded. Nothing is taken from the callback

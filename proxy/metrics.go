@@ -90,6 +90,7 @@ var metricHelp = map[string]string{
 	"posrelay_bank_calls_total":          "Calls to the banks from request handling, by bank and outcome.",
 	"posrelay_webhook_attempts_total":    "Webhook delivery attempts, by result.",
 	"posrelay_operations_total":          "Refunds, voids and captures that reached a status, by kind and status.",
+	"posrelay_late_approvals_total":      "Bank approvals of payments the relay had already closed as failed, expired or canceled, by bank (void or refund them).",
 	"posrelay_panics_total":              "Panics recovered in background workers, by worker (each is logged with its stack).",
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -88,15 +89,38 @@ type BankCheck struct {
 type ReportIssue struct {
 	PaymentID string `json:"paymentId"`
 	OrderID   string `json:"orderId"`
-	Issue     string `json:"issue"` // not_at_bank, amount_differs, state_differs, refund_differs, webhook_not_delivered, status_unavailable
+	Issue     string `json:"issue"` // see the issue* constants
 	Journal   string `json:"journal"`
 	Bank      string `json:"bank,omitempty"`
 }
+
+// Report issues.
+const (
+	issueNotAtBank          = "not_at_bank"           // the journal says paid, the bank knows nothing
+	issueAmountDiffers      = "amount_differs"        // approved at the bank for another amount
+	issueStateDiffers       = "state_differs"         // e.g. failed here, approved at the bank
+	issueRefundDiffers      = "refund_differs"        // refunded amounts disagree
+	issueWebhookUndelivered = "webhook_not_delivered" // the site has not heard of the final status
+	issueStatusUnavailable  = "status_unavailable"    // the bank's status API gave no answer
+	issueLateApproval       = "late_approval"         // the bank approved after the relay had closed the payment
+	issueDuplicatePayment   = "duplicate_payment"     // more than one succeeded payment for one order
+)
+
+// apiBankCheckLimit bounds the status queries one API report may make:
+// each is a bank round trip, and a bigger day belongs to the operator
+// command (posrelay report daily --check-bank), which has no limit.
+const apiBankCheckLimit = 500
 
 // DailyReport lists a day's payments and operations (site "" = every
 // site); with checkBank each payment that reached the bank is compared with
 // the bank's status API.
 func (r *Relay) DailyReport(ctx context.Context, site, date string, checkBank bool) (*Report, error) {
+	return r.buildReport(ctx, site, date, checkBank, 0)
+}
+
+// buildReport is DailyReport with a limit on the bank checks (0: none);
+// above it the report is refused before the bank is asked anything.
+func (r *Relay) buildReport(ctx context.Context, site, date string, checkBank bool, maxChecks int) (*Report, error) {
 	day, err := time.ParseInLocation("2006-01-02", date, turkey)
 	if err != nil {
 		return nil, errInvalid("date", "date %q is not YYYY-MM-DD", date)
@@ -112,7 +136,21 @@ func (r *Relay) DailyReport(ctx context.Context, site, date string, checkBank bo
 	}
 	rep := &Report{Date: date, TimeZone: "Europe/Istanbul (UTC+3)", Site: site, Payments: []ReportRow{}, Operations: []ReportOp{},
 		Issues: []ReportIssue{}, Totals: ReportTotals{Captured: map[string]int64{}, Refunded: map[string]int64{}}}
+	var toCheck []*store.Payment
+	if checkBank {
+		for _, p := range ps {
+			if p.Stage != store.StageCreated || p.Status == store.StatusSucceeded {
+				toCheck = append(toCheck, p) // reached the bank
+			}
+		}
+		if maxChecks > 0 && len(toCheck) > maxChecks {
+			return nil, &apiError{Status: fasthttp.StatusUnprocessableEntity, Code: "report_too_large", Field: "checkBank",
+				Message: fmt.Sprintf("%d payments of %s reached the bank; checkBank asks for at most %d. Run `posrelay report daily --date %s --check-bank` on the relay's server, or leave checkBank out.",
+					len(toCheck), date, maxChecks, date)}
+		}
+	}
 	orders := map[string]string{}
+	paidOrders := map[[2]string]bool{} // (site, order) whose duplicates were looked for
 	for _, p := range ps {
 		hook, err := r.webhookState(ctx, p.ID, statusEvent[p.Status])
 		if err != nil {
@@ -137,7 +175,10 @@ func (r *Relay) DailyReport(ctx context.Context, site, date string, checkBank bo
 			rep.Totals.Failed++
 		}
 		if p.Status.Final() && hook != "delivered" {
-			rep.Issues = append(rep.Issues, ReportIssue{PaymentID: p.ID, OrderID: p.OrderID, Issue: "webhook_not_delivered", Journal: string(p.Status) + ", webhook " + hook})
+			rep.Issues = append(rep.Issues, ReportIssue{PaymentID: p.ID, OrderID: p.OrderID, Issue: issueWebhookUndelivered, Journal: string(p.Status) + ", webhook " + hook})
+		}
+		if err := r.paymentIssues(ctx, p, paidOrders, rep); err != nil {
+			return nil, internalError(err)
 		}
 	}
 	for _, op := range ops {
@@ -157,6 +198,8 @@ func (r *Relay) DailyReport(ctx context.Context, site, date string, checkBank bo
 			typ = "refund.failed"
 		case op.Kind == bank.OpVoid && op.Status == store.OpSucceeded:
 			typ = "payment.voided"
+		case op.Kind == bank.OpVoid && op.Status == store.OpFailed:
+			typ = "payment.void_failed"
 		}
 		hook := "none"
 		if typ != "" {
@@ -178,15 +221,54 @@ func (r *Relay) DailyReport(ctx context.Context, site, date string, checkBank bo
 	}
 	if checkBank {
 		rep.BankCheck = &BankCheck{}
-		for _, p := range ps {
-			if p.Stage == store.StageCreated && p.Status != store.StatusSucceeded {
-				continue // never reached the bank
-			}
+		for _, p := range toCheck {
 			r.compareWithBank(ctx, p, rep)
 		}
 	}
 	sort.SliceStable(rep.Issues, func(i, j int) bool { return rep.Issues[i].PaymentID < rep.Issues[j].PaymentID })
 	return rep, nil
+}
+
+// paymentIssues adds what the journal alone shows is wrong with p: a
+// late approval of a closed payment, or a second succeeded payment for
+// the same order (looked for across days, once per order).
+func (r *Relay) paymentIssues(ctx context.Context, p *store.Payment, paidOrders map[[2]string]bool, rep *Report) error {
+	switch p.Status {
+	case store.StatusFailed, store.StatusExpired, store.StatusCanceled:
+		evs, err := r.journal.Events(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.Kind == eventLateApproval {
+				rep.Issues = append(rep.Issues, ReportIssue{PaymentID: p.ID, OrderID: p.OrderID, Issue: issueLateApproval,
+					Journal: string(p.Status), Bank: "approved (auth code " + e.Detail["auth_code"] + "): void or refund it"})
+				break
+			}
+		}
+	case store.StatusSucceeded:
+		k := [2]string{p.SiteID, p.OrderID}
+		if paidOrders[k] {
+			return nil
+		}
+		paidOrders[k] = true
+		all, err := r.journal.PaymentsByOrder(ctx, p.SiteID, p.OrderID)
+		if err != nil {
+			return err
+		}
+		var paid []string
+		for _, q := range all {
+			// A pre-authorisation holds money too; a fully refunded one no longer counts.
+			if q.Status == store.StatusSucceeded && (q.Captured == 0 || q.Refunded < q.Captured) {
+				paid = append(paid, q.ID)
+			}
+		}
+		if len(paid) > 1 {
+			rep.Issues = append(rep.Issues, ReportIssue{PaymentID: p.ID, OrderID: p.OrderID, Issue: issueDuplicatePayment,
+				Journal: fmt.Sprintf("%d succeeded payments for order %s: %s; refund or void all but one", len(paid), p.OrderID, strings.Join(paid, ", "))})
+		}
+	}
+	return nil
 }
 
 // webhookState is the delivery state of a payment's message of one type.
@@ -219,7 +301,7 @@ func (r *Relay) compareWithBank(ctx context.Context, p *store.Payment, rep *Repo
 	}
 	if err != nil {
 		rep.BankCheck.Failed++
-		issue("status_unavailable", string(p.Status), shortErr(err))
+		issue(issueStatusUnavailable, string(p.Status), shortErr(err))
 		return
 	}
 	bankSays := fmt.Sprintf("%s, amount %d, refunded %d", st.State, st.Amount, st.Refunded)
@@ -227,16 +309,16 @@ func (r *Relay) compareWithBank(ctx context.Context, p *store.Payment, rep *Repo
 	approvedAtBank := st.State == bank.TxnApproved || st.State == bank.TxnRefunded
 	switch {
 	case (p.Status == store.StatusSucceeded || p.Status == store.StatusVoided) && st.State == bank.TxnNotFound:
-		issue("not_at_bank", journal, bankSays)
+		issue(issueNotAtBank, journal, bankSays)
 	case approvedAtBank && st.Amount != 0 && st.Amount != p.Amount:
-		issue("amount_differs", journal, bankSays)
+		issue(issueAmountDiffers, journal, bankSays)
 	case p.Status == store.StatusSucceeded && !approvedAtBank,
 		p.Status == store.StatusVoided && st.State != bank.TxnVoided,
 		(p.Status == store.StatusFailed || p.Status == store.StatusExpired || p.Status == store.StatusCanceled) && approvedAtBank,
 		p.Status == store.StatusUnknown:
-		issue("state_differs", journal, bankSays)
+		issue(issueStateDiffers, journal, bankSays)
 	case approvedAtBank && st.Refunded != p.Refunded:
-		issue("refund_differs", journal, bankSays)
+		issue(issueRefundDiffers, journal, bankSays)
 	}
 }
 
@@ -254,7 +336,7 @@ func (r *Relay) dailyReport(ctx *fasthttp.RequestCtx, rs *reqState, site *config
 		writeError(ctx, rs, errInvalid("format", "format must be json or csv"))
 		return
 	}
-	rep, err := r.DailyReport(context.Background(), site.ID, date, check)
+	rep, err := r.buildReport(context.Background(), site.ID, date, check, apiBankCheckLimit)
 	if err != nil {
 		writeError(ctx, rs, err)
 		return
@@ -270,10 +352,11 @@ func (r *Relay) dailyReport(ctx *fasthttp.RequestCtx, rs *reqState, site *config
 }
 
 // CSV writes the report as one row per payment and per operation, then
-// one row per issue.
+// one row per issue. Order ids come from the sites: a cell that a
+// spreadsheet would read as a formula is quoted with a leading apostrophe.
 func (rep *Report) CSV() []byte {
 	var b bytes.Buffer
-	w := csv.NewWriter(&b)
+	w := safeCSV{csv.NewWriter(&b)}
 	_ = w.Write([]string{"record", "id", "payment_id", "order_id", "bank", "kind", "status", "amount", "currency",
 		"captured", "refunded", "result_code", "auth_code", "host_ref", "trans_id", "created_at", "webhook", "detail"})
 	for _, p := range rep.Payments {
@@ -289,4 +372,17 @@ func (rep *Report) CSV() []byte {
 	}
 	w.Flush()
 	return b.Bytes()
+}
+
+// safeCSV writes rows with cells defused against formula injection
+// (OWASP "CSV injection"): =, +, -, @, tab and CR at the start of a cell.
+type safeCSV struct{ *csv.Writer }
+
+func (w safeCSV) Write(row []string) error {
+	for i, c := range row {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			row[i] = "'" + c
+		}
+	}
+	return w.Writer.Write(row)
 }

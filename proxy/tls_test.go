@@ -61,6 +61,13 @@ type testRelay struct {
 // journal in a temporary state directory.
 func newTestRelay(t *testing.T, sections string) *testRelay {
 	t.Helper()
+	return newTestRelayIn(t, sections, "test")
+}
+
+// newTestRelayIn is newTestRelay with the Halkbank account in the named
+// environment (defined in sections when it is not a built-in one).
+func newTestRelayIn(t *testing.T, sections, environment string) *testRelay {
+	t.Helper()
 	keyID, secret := signer.NewKeySecret()
 	env := map[string]string{
 		"SHOP1_SECRET": secret, "SHOP1_WHSEC": signer.NewWebhookSecret(),
@@ -75,8 +82,8 @@ sites:
     webhook: {url: "https://www.example.com/_functions/posrelay", secret: "${SHOP1_WHSEC}"}
     return_origins: ["https://www.example.com"]
     accounts:
-      - {bank: halkbank, environment: test, client_id: "190100000", api_user: API, store_key: "${HB_STORE_KEY}", api_password: "${HB_API_PASSWORD}"}
-`, state, keyID)
+      - {bank: halkbank, environment: %s, client_id: "190100000", api_user: API, store_key: "${HB_STORE_KEY}", api_password: "${HB_API_PASSWORD}"}
+`, state, keyID, environment)
 	cfg, err := config.Parse(strings.NewReader(yml), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yml)
