@@ -117,7 +117,7 @@ type Egress struct {
 // Auth tunes request authentication.
 type Auth struct {
 	Window        time.Duration
-	NonceCapacity int
+	NonceCapacity int // per key
 }
 
 // Webhooks tunes delivery to the sites.

@@ -122,10 +122,11 @@ type VerifierOptions struct {
 	// clock, either way; a timestamp exactly Window away is still accepted.
 	// Zero or negative means DefaultWindow (300 s).
 	Window time.Duration
-	// NonceCapacity is how many unexpired nonces the replay cache holds. When
-	// it is full, requests with new nonces are refused with
-	// CodeReplayCacheFull; nonces are never evicted before they expire.
-	// Zero or negative means DefaultNonceCapacity.
+	// NonceCapacity is how many unexpired nonces the replay cache holds for
+	// each key. When a key's cache is full, its requests with new nonces are
+	// refused with CodeReplayCacheFull (other keys are not affected); nonces
+	// are never evicted before they expire. Zero or negative means
+	// DefaultNonceCapacity.
 	NonceCapacity int
 	// Now is the verifier's clock. Nil means time.Now.
 	Now func() time.Time
@@ -135,14 +136,16 @@ type VerifierOptions struct {
 // and remembers the nonces it has accepted, per key, for as long as their
 // timestamp stays inside the window. It is safe for concurrent use.
 //
-// Each Verifier holds one replay cache whose expiry goroutine (from
-// golang-lru/v2 expirable) never stops; create one per process, not one per
+// Each key has its own replay cache, so that one site (or one leaked key)
+// flooding the relay cannot fill the memory that every other site's
+// requests need. Each cache's expiry goroutine (from golang-lru/v2
+// expirable) never stops; create one Verifier per process, not one per
 // request.
 type Verifier struct {
 	keys   map[string]Key
 	window time.Duration
 	now    func() time.Time
-	replay *replayCache
+	replay map[string]*replayCache // by key id; fixed after NewVerifier
 }
 
 // NewVerifier returns a Verifier for keys. It fails when a key has an empty
@@ -150,6 +153,7 @@ type Verifier struct {
 func NewVerifier(keys []Key, opts VerifierOptions) (*Verifier, error) {
 	v := &Verifier{
 		keys:   make(map[string]Key, len(keys)),
+		replay: make(map[string]*replayCache, len(keys)),
 		window: opts.Window,
 		now:    opts.Now,
 	}
@@ -175,11 +179,11 @@ func NewVerifier(keys []Key, opts VerifierOptions) (*Verifier, error) {
 		}
 		k.Secret = append([]byte(nil), k.Secret...)
 		v.keys[k.ID] = k
+		// A nonce must be remembered while its timestamp is fresh: at most
+		// 2×window after it was first seen. The cache's own (real-time)
+		// expiry gets a margin on top, for steps of the wall clock.
+		v.replay[k.ID] = newReplayCache(capacity, 2*v.window+5*time.Minute)
 	}
-	// A nonce must be remembered while its timestamp is fresh: at most
-	// 2×window after it was first seen. The cache's own (real-time) expiry
-	// gets a margin on top, for steps of the wall clock.
-	v.replay = newReplayCache(capacity, 2*v.window+5*time.Minute)
 	return v, nil
 }
 
@@ -268,13 +272,13 @@ func (v *Verifier) Verify(r Request) (Key, error) {
 	}
 	// The nonce stays dangerous until the first instant at which its
 	// timestamp is stale: sent + window + 1 ns.
-	switch v.replay.checkAndAdd(newNonceKey(r.KeyID, r.Nonce), sent.Add(v.window+time.Nanosecond), now) {
+	switch v.replay[r.KeyID].checkAndAdd(newNonceKey(r.KeyID, r.Nonce), sent.Add(v.window+time.Nanosecond), now) {
 	case replayed:
 		return Key{}, authErr(CodeReplayedNonce,
 			"the %s header repeats a nonce already used with this key; send a fresh random nonce with every request, retries included", HeaderNonce)
 	case full:
 		return Key{}, authErr(CodeReplayCacheFull,
-			"the relay is receiving more signed requests than it can track right now; retry with a new %s after a short delay", HeaderNonce)
+			"the relay is receiving more signed requests with this key than it can track right now; retry with a new %s after a short delay", HeaderNonce)
 	}
 	return key, nil
 }

@@ -440,11 +440,21 @@ func TestReplayCacheFull(t *testing.T) {
 		{name: "fourth nonce refused when three fit, replays still reported", steps: []replayStep{
 			{key: ka, ts: t0, nonce: nonce(1)},
 			{key: ka, ts: t0, nonce: nonce(2)},
-			{key: kb, ts: t0, nonce: nonce(3)},
+			{key: ka, ts: t0, nonce: nonce(3)},
 			{key: ka, ts: t0, nonce: nonce(4), want: CodeReplayCacheFull},
-			{key: kb, ts: t0, nonce: nonce(4), want: CodeReplayCacheFull},
 			{key: ka, ts: t0, nonce: nonce(1), want: CodeReplayedNonce},
 			{advance: 300 * time.Second, key: ka, ts: t0 + 300, nonce: nonce(4), want: CodeReplayCacheFull},
+		}},
+		{name: "one key's full cache does not lock out another key", steps: []replayStep{
+			{key: ka, ts: t0, nonce: nonce(1)},
+			{key: ka, ts: t0, nonce: nonce(2)},
+			{key: ka, ts: t0, nonce: nonce(3)},
+			{key: ka, ts: t0, nonce: nonce(4), want: CodeReplayCacheFull},
+			{key: kb, ts: t0, nonce: nonce(4)},
+			{key: kb, ts: t0, nonce: nonce(1)}, // the same nonce under another key is another nonce
+			{key: kb, ts: t0, nonce: nonce(5)},
+			{key: kb, ts: t0, nonce: nonce(6), want: CodeReplayCacheFull},
+			{key: kb, ts: t0, nonce: nonce(4), want: CodeReplayedNonce},
 		}},
 		{name: "room comes back once nonces expire by the injected clock", steps: []replayStep{
 			{key: ka, ts: t0, nonce: nonce(1)},
@@ -472,8 +482,10 @@ func TestReplayCacheFull(t *testing.T) {
 			clock := newFakeClock(t0)
 			v := newTestVerifier(t, clock, VerifierOptions{NonceCapacity: 3})
 			runReplaySteps(t, clock, v, tc.steps)
-			if n := v.replay.entries(); n > 3 {
-				t.Errorf("replay cache holds %d entries; capacity is 3", n)
+			for id, c := range v.replay {
+				if n := c.entries(); n > 3 {
+					t.Errorf("key %s's replay cache holds %d entries; capacity is 3 per key", id, n)
+				}
 			}
 		})
 	}
