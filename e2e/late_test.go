@@ -99,3 +99,78 @@ func TestLateApprovalIsFlagged(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshReusesRecentAnswer checks that a site polling ?refresh=true
+// does not become a stream of status queries from the relay's address (a
+// bank may block it for every merchant), that a change to the payment asks
+// again, and that a refresh of a closed payment the bank approved flags
+// it as a late approval.
+func TestRefreshReusesRecentAnswer(t *testing.T) {
+	s := newRelayStack(t, "3d_pay_hosting")
+	ctx := context.Background()
+	statusCalls := func() int {
+		c := s.sim.Calls()
+		return c.API["ORDERSTATUS"] + c.API["ORDERHISTORY"]
+	}
+	refresh := func(t *testing.T, id string) {
+		t.Helper()
+		if _, err := s.client.GetPayment(ctx, id, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	p := s.create(t, 14990)
+	cb := walkToCallback(t, p.RedirectURL, testCard("4355084355084358"))
+	if status, _ := postCallback(t, cb.Action.String(), cb.Values); status != http.StatusSeeOther {
+		t.Fatalf("callback: %d", status)
+	}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		more    int // status queries the refresh may cost
+	}{
+		{"first refresh asks the bank", 0, 1},
+		{"a second within seconds reuses it", time.Second, 0},
+		{"and a third", 2 * time.Second, 0},
+		{"once the answer is old the bank is asked again", 5 * time.Second, 1},
+	}
+	for _, st := range steps {
+		s.clock.Advance(st.advance)
+		before := statusCalls()
+		refresh(t, p.ID)
+		if got := statusCalls() - before; got == 0 && st.more > 0 || got > st.more {
+			t.Fatalf("%s: %d status queries; want %d", st.name, got, st.more)
+		}
+	}
+
+	// A payment closed as expired that the bank approved.
+	q := s.create(t, 14990)
+	walkToCallback(t, q.RedirectURL, testCard("4355084355084358"))
+	if _, err := s.journal.UpdatePayment(ctx, q.ID, func(x *store.Payment) (*store.Change, error) {
+		x.Status, x.Stage, x.FinalAt = store.StatusExpired, store.StageDone, s.clock.Now()
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	refresh(t, q.ID)
+	refresh(t, q.ID) // flagged once
+	evs, err := s.journal.Events(ctx, q.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Kind == "late_approval" {
+			n++
+			if e.Detail["source"] != "status query" {
+				t.Errorf("late_approval source %q; want status query", e.Detail["source"])
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d late_approval events after two refreshes; want 1", n)
+	}
+	if got := s.payment(t, q.ID); got.Status != store.StatusExpired {
+		t.Fatalf("refresh turned the closed payment into %s", got.Status)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
@@ -58,6 +59,10 @@ type Relay struct {
 	kick     chan struct{} // wakes the outbox worker
 	metrics  metrics
 	backoff  backoff // status queries of unsettled payments and operations
+	// recent holds the bank's last status answer per payment version, so
+	// that a site polling ?refresh=true cannot turn into a stream of status
+	// queries from the relay's one IP address (which a bank may block).
+	recent *lru.Cache[recentKey, recentStatus]
 }
 
 // New builds a Relay. It does not listen; see Serve and Run.
@@ -65,8 +70,12 @@ func New(o Options) (*Relay, error) {
 	if o.Config == nil {
 		return nil, errors.New("proxy: no configuration")
 	}
+	recent, err := lru.New[recentKey, recentStatus](4096)
+	if err != nil {
+		return nil, err
+	}
 	r := &Relay{cfg: o.Config, log: o.Logger, journal: o.Journal, now: o.Now, version: o.Version,
-		sites: map[string]*config.Site{}, siteByID: map[string]*config.Site{}, kick: make(chan struct{}, 1)}
+		sites: map[string]*config.Site{}, siteByID: map[string]*config.Site{}, kick: make(chan struct{}, 1), recent: recent}
 	if r.log == nil {
 		r.log = zap.NewNop()
 	}

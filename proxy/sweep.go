@@ -114,11 +114,23 @@ func (r *Relay) refreshStatus(ctx context.Context, p *store.Payment) (*bank.Stat
 	if !ok {
 		return nil, false, internalError(fmt.Errorf("no gateway for account %s", p.Account))
 	}
-	st, err := statusKnowingRefunds(ctx, g, r.bankPayment(p), p.Refunded > 0)
-	if err != nil {
-		return nil, false, &apiError{Status: 502, Code: "bank_unavailable", Message: "The bank's status service did not answer; try again shortly.", Cause: err}
+	now := r.now()
+	k := recentKey{p.ID, p.Version}
+	var st *bank.StatusResult
+	if c, ok := r.recent.Get(k); ok && now.Sub(c.at) < refreshReuse && !now.Before(c.at) {
+		st = c.st
+	} else {
+		var err error
+		if st, err = statusKnowingRefunds(ctx, g, r.bankPayment(p), p.Refunded > 0); err != nil {
+			return nil, false, &apiError{Status: 502, Code: "bank_unavailable", Message: "The bank's status service did not answer; try again shortly.", Cause: err}
+		}
+		r.recent.Add(k, recentStatus{at: now, st: st})
 	}
 	if p.Status.Final() {
+		if (st.State == bank.TxnApproved || st.State == bank.TxnRefunded) &&
+			(p.Status == store.StatusFailed || p.Status == store.StatusExpired || p.Status == store.StatusCanceled) {
+			r.recordLateApproval(ctx, p, &st.Ref, "status query")
+		}
 		return st, true, nil
 	}
 	to, out := r.decide(p, st, r.now())
@@ -126,11 +138,27 @@ func (r *Relay) refreshStatus(ctx context.Context, p *store.Payment) (*bank.Stat
 		return st, false, nil
 	}
 	from, stage := p.Status, p.Stage
-	_, err = r.finalize(ctx, p.ID, func(q *store.Payment) bool { return q.Status == from && q.Stage == stage }, to, out, "status query")
+	_, err := r.finalize(ctx, p.ID, func(q *store.Payment) bool { return q.Status == from && q.Stage == stage }, to, out, "status query")
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return st, false, internalError(err)
 	}
 	return st, true, nil
+}
+
+// refreshReuse is how long the bank's status answer for an unchanged
+// payment is reused.
+const refreshReuse = 5 * time.Second
+
+// recentKey names a payment as it stood: any change (a refund, a final
+// status) makes a new version, and so a new question to the bank.
+type recentKey struct {
+	id      string
+	version int64
+}
+
+type recentStatus struct {
+	at time.Time
+	st *bank.StatusResult
 }
 
 // decide turns the bank's view of an open payment into its final status,
