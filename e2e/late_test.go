@@ -55,7 +55,11 @@ func TestLateApprovalIsFlagged(t *testing.T) {
 		fields func() map[string][]string
 		want   int // late_approval events after the step
 	}{
-		{"forged", func() map[string][]string { v := clone(cb.Values); v.Set("HASH", strings.Repeat("A", 86)+"=="); return v }, 0},
+		{"forged", func() map[string][]string {
+			v := clone(cb.Values)
+			v.Set("HASH", strings.Repeat("A", 86)+"==")
+			return v
+		}, 0},
 		{"genuine", func() map[string][]string { return clone(cb.Values) }, 1},
 		{"repeated", func() map[string][]string { return clone(cb.Values) }, 1},
 	}
