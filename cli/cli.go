@@ -82,11 +82,11 @@ func init() {
 		"keygen":       {"print a fresh request key (id + secret) and webhook secret", runKeygen},
 		"demo":         {"run relay + bank simulators + a stand-in shop on embedded defaults", runDemo},
 		"version":      {"print the version", runVersion},
-		"hash":         {"compute a bank hash from JSON fields on stdin: hash est|payfor-request|payfor-response", runHash},
+		"hash":         {"compute a bank hash from JSON fields on stdin: hash est|payfor-request|payfor-response (secrets: --store-key-file, --merchant-pass-file)", runHash},
 		"payments":     {"list a day's payments or show one with its history: payments list|show", runPayments},
 		"report":       {"reconcile a day: report daily --date YYYY-MM-DD [--check-bank] [--csv]", runReport},
 		"webhooks":     {"list the webhook outbox or redeliver messages: webhooks list|redeliver", runWebhooks},
-		"verify":       {"verify a bank callback's hash from JSON fields on stdin: verify est|payfor", runVerify},
+		"verify":       {"verify a bank callback's hash from JSON fields on stdin: verify est|payfor (secrets: --store-key-file, --merchant-pass-file)", runVerify},
 	}
 }
 

@@ -8,15 +8,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
 	"github.com/posrelay/posrelay/signer"
 )
 
-// readFields reads a JSON object of form fields from r. Strings are taken
-// as they are, numbers and booleans as their JSON text, null as "".
-func readFields(r io.Reader) (map[string]string, error) {
+// readFields reads a JSON object of form fields from r, named src in
+// errors. Strings are taken as they are, numbers and booleans as their
+// JSON text, null as "".
+func readFields(r io.Reader, src string) (map[string]string, error) {
 	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
 	if err != nil {
 		return nil, err
@@ -25,7 +27,7 @@ func readFields(r io.Reader) (map[string]string, error) {
 	dec.UseNumber()
 	var raw map[string]any
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("stdin: want a JSON object of form fields, e.g. {\"oid\":\"order1\",\"amount\":\"1.00\"}: %v", err)
+		return nil, fmt.Errorf("%s: want a JSON object of form fields, e.g. {\"oid\":\"order1\",\"amount\":\"1.00\"}: %v", src, err)
 	}
 	out := make(map[string]string, len(raw))
 	for k, v := range raw {
@@ -39,18 +41,21 @@ func readFields(r io.Reader) (map[string]string, error) {
 		case bool:
 			out[k] = fmt.Sprint(x)
 		default:
-			return nil, fmt.Errorf("stdin: field %q is a JSON %T; form fields are strings", k, v)
+			return nil, fmt.Errorf("%s: field %q is a JSON %T; form fields are strings", src, k, v)
 		}
 	}
 	return out, nil
 }
 
 // hashCmd is hash or verify for one scheme: the bank credentials as flags
-// (the command adds its own to fs), then the JSON fields on stdin.
+// (the command adds its own to fs), then the JSON fields on stdin or in
+// the --fields file.
 type hashCmd struct {
-	name                                         string // "hash est", "verify payfor"…
-	fs                                           *flag.FlagSet
-	storeKey, merchantPass, merchantID, userCode *string
+	name                   string // "hash est", "verify payfor"…
+	fs                     *flag.FlagSet
+	storeKey, merchantPass *secretFlag
+	merchantID, userCode   *string
+	fieldsFile             *string
 }
 
 func newHashCmd(name string, stdio Stdio) *hashCmd {
@@ -58,33 +63,132 @@ func newHashCmd(name string, stdio Stdio) *hashCmd {
 	return &hashCmd{
 		name:         name,
 		fs:           fs,
-		storeKey:     fs.String("store-key", "", "EST store key (3-D secret)"),
-		merchantPass: fs.String("merchant-pass", "", "PayFor merchant pass (3-D key)"),
+		storeKey:     newSecretFlag(fs, "store-key", "EST store key (3-D secret)"),
+		merchantPass: newSecretFlag(fs, "merchant-pass", "PayFor merchant pass (3-D key)"),
 		merchantID:   fs.String("merchant-id", "", "PayFor merchant id"),
 		userCode:     fs.String("user-code", "", "PayFor user code"),
+		fieldsFile:   fs.String("fields", "", "read the JSON form fields from `FILE` instead of stdin"),
 	}
 }
 
-// fields parses args and reads the form fields from in.
+// fields parses args, reads the secrets given as files and then the form
+// fields, from the --fields file or from in.
 func (c *hashCmd) fields(args []string, in io.Reader) (map[string]string, error) {
 	if _, err := parseFlags(c.fs, args); err != nil {
 		return nil, err
 	}
-	return readFields(in)
+	set := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fieldsFromStdin := *c.fieldsFile == "" || *c.fieldsFile == "-"
+	if !fieldsFromStdin && *c.storeKey.file == "-" && *c.merchantPass.file == "-" {
+		return nil, usagef("--store-key-file - and --merchant-pass-file -: stdin can carry only one of them; put the other in a file")
+	}
+	for _, s := range []*secretFlag{c.storeKey, c.merchantPass} {
+		if err := s.resolve(set, in, !fieldsFromStdin); err != nil {
+			return nil, err
+		}
+	}
+	if fieldsFromStdin {
+		return readFields(in, "stdin")
+	}
+	f, err := os.Open(*c.fieldsFile)
+	if err != nil {
+		return nil, fmt.Errorf("--fields: %w; give the file holding the JSON form fields", err)
+	}
+	defer f.Close()
+	return readFields(f, "--fields "+*c.fieldsFile)
+}
+
+// secretFlag is a bank secret given as --NAME-file FILE or, kept for
+// existing scripts, as --NAME VALUE (which shows in shell history and ps).
+type secretFlag struct {
+	name, what  string // "store-key", "EST store key (3-D secret)"
+	value, file *string
+}
+
+func newSecretFlag(fs *flag.FlagSet, name, what string) *secretFlag {
+	return &secretFlag{
+		name: name, what: what,
+		file: fs.String(name+"-file", "", "read the "+what+" from `FILE` (one trailing newline is dropped); "+
+			"- reads it from stdin when --fields names the fields file. Use this rather than --"+name),
+		value: fs.String(name, "", "the "+what+" as a `value`, which shows in shell history and ps: prefer --"+name+"-file"),
+	}
+}
+
+// missing is the usage error for a command that needs this secret.
+func (s *secretFlag) missing(cmdName string) error {
+	return usagef("%s needs the %s: --%s-file FILE (or --%s, which shows in shell history and ps)", cmdName, s.what, s.name, s.name)
+}
+
+// maxSecretFile bounds what a secret file may hold: a bank secret is a
+// few dozen bytes, a bigger file is the wrong file.
+const maxSecretFile = 4 << 10
+
+// resolve reads the secret from its file, if one was given, into value.
+// set holds the flags given on the command line; stdinFree says whether
+// stdin is free for "-" (the fields come from a file). Errors name the
+// flag and the file, never the secret.
+func (s *secretFlag) resolve(set map[string]bool, stdin io.Reader, stdinFree bool) error {
+	flagName := "--" + s.name + "-file"
+	if !set[s.name+"-file"] {
+		return nil
+	}
+	if set[s.name] {
+		return usagef("both --%s and %s given; keep only %s", s.name, flagName, flagName)
+	}
+	path := *s.file
+	var r io.Reader
+	switch path {
+	case "":
+		return usagef("%s needs a file name: the file that holds the %s", flagName, s.what)
+	case "-":
+		if !stdinFree {
+			return usagef("%s -: stdin already carries the JSON form fields; give the fields with --fields FILE, or the %s in a file", flagName, s.what)
+		}
+		r, path = stdin, "(stdin)"
+	default:
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w; give the file that holds the %s", flagName, err, s.what)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxSecretFile+1))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", flagName, path, err)
+	}
+	if len(data) > maxSecretFile {
+		return fmt.Errorf("%s %s: larger than %d bytes; the file must hold only the %s", flagName, path, maxSecretFile, s.what)
+	}
+	secret := string(data)
+	if t, ok := strings.CutSuffix(secret, "\r\n"); ok {
+		secret = t
+	} else {
+		secret = strings.TrimSuffix(secret, "\n")
+	}
+	switch {
+	case secret == "":
+		return fmt.Errorf("%s %s is empty; write the %s into it", flagName, path, s.what)
+	case strings.ContainsAny(secret, "\r\n"):
+		return fmt.Errorf("%s %s holds more than one line; it must hold only the %s (one trailing newline is allowed)", flagName, path, s.what)
+	}
+	*s.value = secret
+	return nil
 }
 
 // needPayFor is the usage error for missing PayFor response credentials,
 // or nil.
 func (c *hashCmd) needPayFor() error {
-	if *c.merchantPass == "" || *c.merchantID == "" || *c.userCode == "" {
-		return usagef("%s needs --merchant-pass, --merchant-id and --user-code", c.name)
+	if *c.merchantPass.value == "" || *c.merchantID == "" || *c.userCode == "" {
+		return usagef("%s needs --merchant-pass-file FILE (or --merchant-pass, which shows in shell history and ps), --merchant-id and --user-code", c.name)
 	}
 	return nil
 }
 
 // payForPlain is the text a PayFor ResponseHash is computed over.
 func (c *hashCmd) payForPlain(fields map[string]string) string {
-	return signer.PayForResponsePlaintext(*c.merchantID, *c.merchantPass, fields["OrderId"], fields["AuthCode"],
+	return signer.PayForResponsePlaintext(*c.merchantID, *c.merchantPass.value, fields["OrderId"], fields["AuthCode"],
 		fields["ProcReturnCode"], fields["3DStatus"], fields["ResponseRnd"], *c.userCode)
 }
 
@@ -102,24 +206,24 @@ func runHash(_ context.Context, args []string, stdio Stdio) error {
 	out := stdio.Out
 	switch args[0] {
 	case "est":
-		if *cmd.storeKey == "" {
-			return usagef("%s needs --store-key", cmd.name)
+		if *cmd.storeKey.value == "" {
+			return cmd.storeKey.missing(cmd.name)
 		}
 		if *explain {
-			explainEST(out, fields, *cmd.storeKey)
+			explainEST(out, fields, *cmd.storeKey.value)
 		}
-		fmt.Fprintln(out, signer.ESTv3Hash(fields, *cmd.storeKey))
+		fmt.Fprintln(out, signer.ESTv3Hash(fields, *cmd.storeKey.value))
 	case "payfor-request":
-		if *cmd.merchantPass == "" {
-			return usagef("hash payfor-request needs --merchant-pass")
+		if *cmd.merchantPass.value == "" {
+			return cmd.merchantPass.missing(cmd.name)
 		}
 		plain := fields["MbrId"] + fields["OrderId"] + fields["PurchAmount"] + fields["OkUrl"] + fields["FailUrl"] +
 			fields["TxnType"] + fields["InstallmentCount"] + fields["Rnd"]
 		if *explain {
-			fmt.Fprintf(out, "hashed text (MbrId+OrderId+PurchAmount+OkUrl+FailUrl+TxnType+InstallmentCount+Rnd+merchant pass):\n%s%s\n", plain, mask(*cmd.merchantPass))
+			fmt.Fprintf(out, "hashed text (MbrId+OrderId+PurchAmount+OkUrl+FailUrl+TxnType+InstallmentCount+Rnd+merchant pass):\n%s%s\n", plain, mask(*cmd.merchantPass.value))
 		}
 		fmt.Fprintln(out, signer.PayForRequestHash(fields["MbrId"], fields["OrderId"], fields["PurchAmount"], fields["OkUrl"],
-			fields["FailUrl"], fields["TxnType"], fields["InstallmentCount"], fields["Rnd"], *cmd.merchantPass))
+			fields["FailUrl"], fields["TxnType"], fields["InstallmentCount"], fields["Rnd"], *cmd.merchantPass.value))
 	case "payfor-response":
 		if err := cmd.needPayFor(); err != nil {
 			return err
@@ -134,7 +238,7 @@ func runHash(_ context.Context, args []string, stdio Stdio) error {
 		plain := cmd.payForPlain(fields)
 		if *explain {
 			fmt.Fprintf(out, "digest: %s\nhashed text (MerchantId+MerchantPass+OrderId+AuthCode+ProcReturnCode+3DStatus+ResponseRnd+UserCode):\n%s\n",
-				a, strings.Replace(plain, *cmd.merchantPass, mask(*cmd.merchantPass), 1))
+				a, strings.Replace(plain, *cmd.merchantPass.value, mask(*cmd.merchantPass.value), 1))
 		}
 		fmt.Fprintln(out, signer.PayForResponseHash(a, plain))
 	default:
@@ -175,11 +279,11 @@ func runVerify(_ context.Context, args []string, stdio Stdio) error {
 	if err != nil {
 		return err
 	}
-	out, storeKey := stdio.Out, cmd.storeKey
+	out, storeKey := stdio.Out, cmd.storeKey.value
 	switch args[0] {
 	case "est":
-		if *cmd.storeKey == "" {
-			return usagef("%s needs --store-key", cmd.name)
+		if *cmd.storeKey.value == "" {
+			return cmd.storeKey.missing(cmd.name)
 		}
 		if fields["HASHPARAMS"] != "" && !strings.EqualFold(fields["hashAlgorithm"], "ver3") {
 			if err := signer.VerifyESTv1(fields, *storeKey); err != nil {
@@ -208,7 +312,7 @@ func runVerify(_ context.Context, args []string, stdio Stdio) error {
 			return err
 		}
 		alg := signer.PayForResponseAlg(fields["HashType"], fields["ResponseHash"])
-		if err := signer.VerifyPayForResponse(fields, *cmd.merchantID, *cmd.merchantPass, *cmd.userCode); err != nil {
+		if err := signer.VerifyPayForResponse(fields, *cmd.merchantID, *cmd.merchantPass.value, *cmd.userCode); err != nil {
 			fmt.Fprintf(out, "ResponseHash (%s): does not verify: %v\n", alg, err)
 			if !errors.Is(err, signer.ErrHashMissing) {
 				fmt.Fprintf(out, "  received: %s\n  computed: %s\n", fields["ResponseHash"], signer.PayForResponseHash(alg, cmd.payForPlain(fields)))

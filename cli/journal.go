@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,9 +16,12 @@ import (
 	"github.com/posrelay/posrelay/store"
 )
 
-// openJournal opens the journal named by --config (or --state) for an
-// operator command. It can run next to a serving relay (SQLite WAL).
-func openJournal(configPath, stateDir string) (store.Journal, error) {
+// openJournal opens the journal in stateDir, or in the state directory
+// the configuration at configPath names, for an operator command. It can
+// run next to a serving relay (SQLite WAL). As root it refuses a state
+// directory another user owns unless allowRoot (--allow-root); rerun gives
+// the command line the refusal suggests for a given state directory.
+func openJournal(configPath, stateDir string, allowRoot bool, rerun func(stateDir string) string) (store.Journal, error) {
 	if stateDir == "" {
 		cfg, err := config.Load(configPath)
 		if err != nil {
@@ -24,24 +29,61 @@ func openJournal(configPath, stateDir string) (store.Journal, error) {
 		}
 		stateDir = cfg.StateDir
 	}
+	if err := checkJournalOwner(stateDir, allowRoot, rerun(stateDir)); err != nil {
+		return nil, &ExitError{Code: 1, Err: err}
+	}
 	return store.OpenSQLite(filepath.Join(stateDir, "journal.db"), store.SQLiteOptions{})
+}
+
+// allowRootFlag adds --allow-root to fs.
+func allowRootFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("allow-root", false, "run as root even though another user (the relay's) owns the state directory; "+
+		"journal files root creates there stop the relay from writing until they are chowned back")
+}
+
+// commandLine rebuilds a command line from name, the flags set in fs
+// except those in drop, the positional arguments and extra, for advice
+// printed to the operator. Operator flags hold no secrets.
+func commandLine(name string, fs *flag.FlagSet, pos []string, drop []string, extra ...string) string {
+	parts := []string{name}
+	for _, a := range pos {
+		parts = append(parts, shellQuote(a))
+	}
+	for _, a := range extra {
+		parts = append(parts, shellQuote(a))
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(drop, f.Name) {
+			return
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() && f.Value.String() == "true" {
+			parts = append(parts, "--"+f.Name)
+			return
+		}
+		parts = append(parts, shellQuote("--"+f.Name+"="+f.Value.String()))
+	})
+	return strings.Join(parts, " ")
 }
 
 // journalCmd is an operator command on the journal: --config or --state
 // name it, --json asks for JSON; the command adds its own flags to fs.
 type journalCmd struct {
+	name       string
 	fs         *flag.FlagSet
 	cfg, state *string
 	asJSON     *bool
+	allowRoot  *bool
 }
 
 func newJournalCmd(name string, stdio Stdio) *journalCmd {
 	fs := newFlags(name, stdio)
 	return &journalCmd{
-		fs:     fs,
-		cfg:    fs.String("config", "/etc/posrelay/config.yaml", "configuration `file` (names the state directory)"),
-		state:  fs.String("state", "", "state `dir` holding journal.db (instead of --config)"),
-		asJSON: fs.Bool("json", false, "print JSON"),
+		name:      name,
+		fs:        fs,
+		cfg:       fs.String("config", "/etc/posrelay/config.yaml", "configuration `file` (names the state directory)"),
+		state:     fs.String("state", "", "state `dir` holding journal.db (instead of --config)"),
+		asJSON:    fs.Bool("json", false, "print JSON"),
+		allowRoot: allowRootFlag(fs),
 	}
 }
 
@@ -52,7 +94,10 @@ func (c *journalCmd) open(args []string) (store.Journal, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	j, err := openJournal(*c.cfg, *c.state)
+	rerun := func(dir string) string {
+		return commandLine(c.name, c.fs, pos, []string{"config", "state", "allow-root"}, "--state", dir)
+	}
+	j, err := openJournal(*c.cfg, *c.state, *c.allowRoot, rerun)
 	if err != nil {
 		return nil, nil, err
 	}

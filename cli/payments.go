@@ -44,6 +44,7 @@ func runPayments(ctx context.Context, args []string, stdio Stdio) error {
 		if err != nil {
 			return err
 		}
+		ps = redactPayments(ps) // no pay or callback tokens, no bank state
 		if *cmd.asJSON {
 			return writeIndented(stdio, ps)
 		}
@@ -78,8 +79,8 @@ func runPayments(ctx context.Context, args []string, stdio Stdio) error {
 		if err != nil {
 			return err
 		}
-		// Tokens open the shopper pages; an operator listing does not show them.
-		p.PayToken, p.CallbackToken = "[hidden]", "[hidden]"
+		// Tokens and bank state open the shopper's or the bank's pages.
+		p, ops = redactPayment(p), redactOperations(ops)
 		if *cmd.asJSON {
 			return writeIndented(stdio, map[string]any{"payment": p, "operations": ops, "events": evs, "webhooks": hooks})
 		}
@@ -127,14 +128,17 @@ func runReport(ctx context.Context, args []string, stdio Stdio) error {
 	site := fs.String("site", "", "only this site")
 	checkBank := fs.Bool("check-bank", false, "compare every payment that reached the bank with the bank's status API")
 	asCSV := fs.Bool("csv", false, "print CSV instead of JSON")
-	if _, err := parseFlags(fs, args[1:]); err != nil {
+	allowRoot := allowRootFlag(fs)
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
 		return err
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
-	j, err := openJournal("", cfg.StateDir)
+	rerun := func(string) string { return commandLine("report daily", fs, pos, []string{"allow-root"}) }
+	j, err := openJournal("", cfg.StateDir, *allowRoot, rerun)
 	if err != nil {
 		return err
 	}
