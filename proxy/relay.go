@@ -59,6 +59,8 @@ type Relay struct {
 	kick     chan struct{} // wakes the outbox worker
 	metrics  metrics
 	backoff  backoff // status queries of unsettled payments and operations
+	sweep    sweepState
+	orders   orderLocks
 	// recent holds the bank's last status answer per payment version, so
 	// that a site polling ?refresh=true cannot turn into a stream of status
 	// queries from the relay's one IP address (which a bank may block).

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -48,6 +47,8 @@ const sweepBudget = 100
 // queries fail or stay undecided are asked again with backoff, so they do
 // not crowd out newer ones. Tests with an injected clock call it directly.
 func (r *Relay) Sweep(ctx context.Context) error {
+	r.sweep.mu.Lock() // one sweep at a time: the loop's and a test's
+	defer r.sweep.mu.Unlock()
 	now := r.now()
 	budget := sweepBudget
 	ask := func(p *store.Payment) {
@@ -65,39 +66,92 @@ func (r *Relay) Sweep(ctx context.Context) error {
 			r.backoff.later(p.ID, now)
 		}
 	}
-	expired, err := r.journal.ListPayments(ctx, store.PaymentFilter{Status: store.StatusPending, ExpiresBefore: now, Limit: 1000})
-	if err != nil {
-		return err
-	}
-	for _, p := range expired {
+	more := func() bool { return budget > 0 }
+	err := r.sweep.expired.walk(ctx, r.journal, store.PaymentFilter{Status: store.StatusPending, ExpiresBefore: now}, more, func(p *store.Payment) {
 		switch {
 		case p.Stage == store.StageCreated:
 			r.expireIfDue(ctx, p)
 		case p.Stage == store.StageBankStep && !now.Before(p.ExpiresAt.Add(r.cfg.BankStepGrace)):
 			ask(p)
 		}
+	})
+	if err != nil {
+		return err
 	}
 	// Provisioning that started but never finished (the relay stopped).
 	// Selected by stage: however many shoppers are still at the bank's
 	// page, they must not hide it.
 	stuckBefore := now.Add(-2 * r.cfg.Egress.BankTimeout)
-	pending, err := r.journal.ListPayments(ctx, store.PaymentFilter{Status: store.StatusPending, Stage: store.StageCallback, Limit: 500})
-	if err != nil {
-		return err
-	}
-	for _, p := range pending {
+	err = r.sweep.callback.walk(ctx, r.journal, store.PaymentFilter{Status: store.StatusPending, Stage: store.StageCallback}, more, func(p *store.Payment) {
 		if p.UpdatedAt.Before(stuckBefore) {
 			ask(p)
 		}
-	}
-	unknown, err := r.journal.ListPayments(ctx, store.PaymentFilter{Status: store.StatusUnknown, Limit: 500})
+	})
 	if err != nil {
 		return err
 	}
-	for _, p := range unknown {
-		ask(p)
+	err = r.sweep.unknown.walk(ctx, r.journal, store.PaymentFilter{Status: store.StatusUnknown}, more, ask)
+	if err != nil {
+		return err
 	}
 	return r.sweepOperations(ctx)
+}
+
+// sweepState is what one sweep leaves for the next: where each list of
+// open payments was left off.
+type sweepState struct {
+	mu                         sync.Mutex
+	expired, callback, unknown sweepCursor
+}
+
+// sweepPage is how many payments one sweep reads from a list at a time,
+// and sweepPages how many pages at most.
+const (
+	sweepPage  = 500
+	sweepPages = 20
+)
+
+// sweepCursor walks a list of open payments (oldest first) across sweeps:
+// each sweep goes on from where the last one stopped, and starts over
+// once it reaches the end. However many old payments stay unsettled (a
+// bank that does not answer, an account taken out of the configuration),
+// newer ones still get their turn.
+type sweepCursor struct {
+	from time.Time // created_at to go on from (inclusive); zero: the start
+}
+
+// walk calls visit for the payments matching f from the cursor on, page by
+// page, while more reports true and for at most sweepPages pages, and
+// leaves the cursor where it stopped.
+func (c *sweepCursor) walk(ctx context.Context, j store.Journal, f store.PaymentFilter, more func() bool, visit func(*store.Payment)) error {
+	f.Limit = sweepPage
+	for range sweepPages {
+		f.CreatedFrom = c.from
+		ps, err := j.ListPayments(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if !more() {
+				// p's turn comes first next time (payments created in the
+				// same millisecond before it may be visited twice; the
+				// backoff spares the bank).
+				c.from = p.CreatedAt
+				return nil
+			}
+			visit(p)
+		}
+		if len(ps) < f.Limit {
+			c.from = time.Time{} // the end: start over next sweep
+			return nil
+		}
+		next := ps[len(ps)-1].CreatedAt
+		if !next.After(c.from) {
+			next = c.from.Add(time.Millisecond) // a whole page in one millisecond: do not loop on it
+		}
+		c.from = next
+	}
+	return nil
 }
 
 // refresh asks the bank's status API about a payment and applies the
@@ -112,7 +166,7 @@ func (r *Relay) refresh(ctx context.Context, p *store.Payment) (bool, error) {
 func (r *Relay) refreshStatus(ctx context.Context, p *store.Payment) (*bank.StatusResult, bool, error) {
 	g, ok := r.gatewayFor(p)
 	if !ok {
-		return nil, false, internalError(fmt.Errorf("no gateway for account %s", p.Account))
+		return nil, false, internalError(errNoGateway(p))
 	}
 	now := r.now()
 	k := recentKey{p.ID, p.Version}
@@ -138,7 +192,7 @@ func (r *Relay) refreshStatus(ctx context.Context, p *store.Payment) (*bank.Stat
 		return st, false, nil
 	}
 	from, stage := p.Status, p.Stage
-	_, err := r.finalize(ctx, p.ID, func(q *store.Payment) bool { return q.Status == from && q.Stage == stage }, to, out, "status query")
+	_, err := r.settle(ctx, p, func(q *store.Payment) bool { return q.Status == from && q.Stage == stage }, to, out, "status query")
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return st, false, internalError(err)
 	}
