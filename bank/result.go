@@ -74,6 +74,9 @@ const (
 	CodeRefundExceeds      = "refund_exceeds_captured"
 	CodeNotFound           = "transaction_not_found"
 	CodeUnknown            = "outcome_unknown"
+	// The relay's own refusals of a second attempt for one order.
+	CodeOrderPaid       = "order_already_paid"
+	CodeOrderInProgress = "order_in_progress"
 )
 
 type codeInfo struct {
@@ -121,6 +124,10 @@ var codes = map[string]codeInfo{
 	CodeRefundExceeds:      {3025, Message{"İade tutarı, iade edilebilir tutarı aşıyor.", "The refund exceeds the amount left to refund."}},
 	CodeNotFound:           {6000, Message{"İşlem bankada bulunamadı.", "The bank has no record of this transaction."}},
 	CodeUnknown:            {5009, Message{"İşlemin sonucu bankadan teyit ediliyor.", "The result is being confirmed with the bank."}},
+	CodeOrderPaid: {3027, Message{"Bu sipariş başka bir ödemeyle zaten ödendi; kartınızdan yeniden çekim yapılmadı.",
+		"This order was already paid by another payment; your card was not charged again."}},
+	CodeOrderInProgress: {6000, Message{"Bu sipariş için başka bir ödeme şu anda onaylanıyor; kartınızdan çekim yapılmadı. Birkaç dakika sonra siparişinizi kontrol edin.",
+		"Another payment for this order is being confirmed right now; your card was not charged. Check your order in a few minutes."}},
 }
 
 // NewResult builds a Result for a normalised code with the bank's own code

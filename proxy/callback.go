@@ -93,7 +93,7 @@ func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 	}
 	g, ok := r.gatewayFor(p)
 	if !ok {
-		rs.cause = errors.New("no gateway for account " + p.Account)
+		rs.cause = errNoGateway(p)
 		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, site, t.Failed, t.BankUnavailable, "", "")
 		return
 	}
@@ -111,11 +111,28 @@ func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 		return q.Status == store.StatusPending && q.Stage == store.StageBankStep && q.CallbackToken == token
 	}
 	if v.Outcome != nil {
-		np, err := r.finalize(c, p.ID, atBankStep, outcomeStatus(v.Outcome), v.Outcome, "callback "+v.Summary)
+		np, err := r.settle(c, p, atBankStep, outcomeStatus(v.Outcome), v.Outcome, "callback "+v.Summary)
 		r.afterCallback(ctx, rs, p, np, err)
 		return
 	}
-	// Claim the callback so a replay cannot provision a second time.
+	// Claim the callback so a replay cannot provision a second time, unless
+	// another attempt of the order is paid or on its way (see orders.go).
+	unlock := r.orders.lock(p.SiteID, p.OrderID)
+	other, code, err := r.otherAttempt(c, p, true)
+	if err != nil {
+		unlock()
+		rs.cause = err
+		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, site, t.Failed, t.BankUnavailable, "", "")
+		return
+	}
+	if other != nil {
+		unlock()
+		rs.code = code
+		out := &bank.Outcome{Status: bank.Failed, Result: bank.NewResult(code, "", "order "+p.OrderID+": see "+other.ID)}
+		np, err := r.finalize(c, p.ID, atBankStep, store.StatusFailed, out, "another attempt "+other.ID)
+		r.afterCallback(ctx, rs, p, np, err)
+		return
+	}
 	claimed, err := r.journal.UpdatePayment(c, p.ID, func(q *store.Payment) (*store.Change, error) {
 		if !atBankStep(q) {
 			return nil, store.ErrConflict
@@ -124,6 +141,7 @@ func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 		q.Stage, q.UpdatedAt = store.StageCallback, now
 		return &store.Change{Events: []store.Event{{At: now, Kind: "callback_accepted", Detail: map[string]string{"summary": v.Summary}}}}, nil
 	})
+	unlock()
 	if err != nil {
 		r.afterCallback(ctx, rs, p, nil, err)
 		return
@@ -138,7 +156,7 @@ func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 		rs.cause = err
 		out = &bank.Outcome{Status: bank.Unknown, Result: bank.NewResult(bank.CodeUnknown, "", shortErr(err))}
 	}
-	np, err := r.finalize(c, p.ID, inCallback, outcomeStatus(out), out, "provision")
+	np, err := r.settle(c, claimed, inCallback, outcomeStatus(out), out, "provision")
 	r.afterCallback(ctx, rs, p, np, err)
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/posrelay/posrelay/allowlist"
 	"github.com/posrelay/posrelay/bank"
 	"github.com/posrelay/posrelay/config"
+	"github.com/posrelay/posrelay/store"
 )
 
 // gatewayFactory builds the adapter for one merchant account of a bank.
@@ -61,3 +62,9 @@ func (r *Relay) buildGateways(roots *x509.CertPool) error {
 }
 
 func gatewayKey(site, account string) string { return site + "\x00" + account }
+
+// errNoGateway is the cause logged when a payment's account is no longer
+// in the configuration.
+func errNoGateway(p *store.Payment) error {
+	return fmt.Errorf("no gateway for account %s of site %s: was it removed from the configuration?", p.Account, p.SiteID)
+}

@@ -113,8 +113,7 @@ func (r *Relay) operate(ctx *fasthttp.RequestCtx, rs *reqState, site *config.Sit
 		writeError(ctx, rs, errBadRequest("invalid_idempotency_key", "Idempotency-Key", "Idempotency-Key must be up to %d printable characters.", maxIdemKeyLen))
 		return
 	}
-	scope := string(kind) + " " + p.ID
-	reqHash := sha256Hex([]byte(fmt.Sprintf("%s|%d", kind, amount)))
+	scope, reqHash := opScope(kind, p.ID), opRequestHash(kind, amount)
 	if done, err := r.replay(ctx, rs, site.ID, scope, key, reqHash); done || err != nil {
 		if err != nil {
 			writeError(ctx, rs, err)
@@ -124,7 +123,7 @@ func (r *Relay) operate(ctx *fasthttp.RequestCtx, rs *reqState, site *config.Sit
 
 	g, ok := r.gatewayFor(p)
 	if !ok {
-		writeError(ctx, rs, internalError(fmt.Errorf("no gateway for account %s", p.Account)))
+		writeError(ctx, rs, internalError(errNoGateway(p)))
 		return
 	}
 	now := r.now().UTC()
@@ -177,6 +176,13 @@ func (r *Relay) operate(ctx *fasthttp.RequestCtx, rs *reqState, site *config.Sit
 		}
 		writeJSON(ctx, opHTTPStatus(cur), apiOperation(cur))
 	}
+}
+
+// opScope and opRequestHash key an operation's idempotency record.
+func opScope(kind bank.OpKind, paymentID string) string { return string(kind) + " " + paymentID }
+
+func opRequestHash(kind bank.OpKind, amount int64) string {
+	return sha256Hex([]byte(fmt.Sprintf("%s|%d", kind, amount)))
 }
 
 func orEmptyObject(b []byte) []byte {
@@ -432,7 +438,7 @@ func (r *Relay) resolveOperation(ctx context.Context, op *store.Operation) (bool
 	}
 	g, ok := r.gatewayFor(p)
 	if !ok {
-		return false, fmt.Errorf("no gateway for account %s", p.Account)
+		return false, errNoGateway(p)
 	}
 	st, err := g.Status(ctx, r.bankPayment(p))
 	if err != nil {

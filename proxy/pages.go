@@ -274,7 +274,7 @@ func (r *Relay) showPay(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment
 	}
 	g, ok := r.gatewayFor(p)
 	if !ok {
-		rs.cause = errors.New("no gateway for account " + p.Account)
+		rs.cause = errNoGateway(p)
 		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, site, t.Failed, t.BankUnavailable, "", "")
 		return
 	}
@@ -300,13 +300,13 @@ func (r *Relay) showPay(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment
 
 // endAtStep finishes a payment whose bank step itself gave the final
 // answer (e.g. a card not enrolled in 3-D Secure) and sends the shopper on.
-func (r *Relay) endAtStep(ctx *fasthttp.RequestCtx, rs *reqState, id string, out *bank.Outcome) {
+func (r *Relay) endAtStep(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment, out *bank.Outcome) {
 	c := context.Background()
-	np, err := r.finalize(c, id, func(q *store.Payment) bool { return q.Status == store.StatusPending },
+	np, err := r.settle(c, p, func(q *store.Payment) bool { return q.Status == store.StatusPending },
 		outcomeStatus(out), out, "bank_step")
 	if err != nil {
 		rs.cause = err
-		np, _ = r.journal.GetPayment(c, id)
+		np, _ = r.journal.GetPayment(c, p.ID)
 	}
 	rs.decision = "bank_step_ended"
 	if np != nil {
@@ -343,7 +343,7 @@ func (r *Relay) paymentByToken(ctx *fasthttp.RequestCtx, rs *reqState, t *pageTe
 func (r *Relay) beginStep(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment, g gateway, step *bank.Step) {
 	c := context.Background()
 	if step.Outcome != nil {
-		r.endAtStep(ctx, rs, p.ID, step.Outcome)
+		r.endAtStep(ctx, rs, p, step.Outcome)
 		return
 	}
 	_, err := r.journal.UpdatePayment(c, p.ID, func(q *store.Payment) (*store.Change, error) {
@@ -535,7 +535,7 @@ func (r *Relay) submitCard(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Paym
 	}
 	g, ok := r.gatewayFor(p)
 	if !ok {
-		rs.cause = errors.New("no gateway for account " + p.Account)
+		rs.cause = errNoGateway(p)
 		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, nil, t.Failed, t.BankUnavailable, "", "")
 		return
 	}
@@ -600,7 +600,7 @@ func (r *Relay) submitCard(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Paym
 		}
 	}
 	if step.Outcome != nil {
-		r.endAtStep(ctx, rs, p.ID, step.Outcome)
+		r.endAtStep(ctx, rs, p, step.Outcome)
 		return
 	}
 	rs.decision = "bank_step"

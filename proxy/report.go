@@ -246,7 +246,7 @@ func (r *Relay) paymentIssues(ctx context.Context, p *store.Payment, paidOrders 
 				break
 			}
 		}
-	case store.StatusSucceeded:
+	case store.StatusSucceeded: // the relay voids a second approval itself; this finds what that missed
 		k := [2]string{p.SiteID, p.OrderID}
 		if paidOrders[k] {
 			return nil
@@ -258,8 +258,7 @@ func (r *Relay) paymentIssues(ctx context.Context, p *store.Payment, paidOrders 
 		}
 		var paid []string
 		for _, q := range all {
-			// A pre-authorisation holds money too; a fully refunded one no longer counts.
-			if q.Status == store.StatusSucceeded && (q.Captured == 0 || q.Refunded < q.Captured) {
+			if holdsMoney(q) {
 				paid = append(paid, q.ID)
 			}
 		}
