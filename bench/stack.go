@@ -149,11 +149,15 @@ func (e *env) startRelay(logLevel string) (*relayProc, error) {
 	// The nonce cache must hold every request of a run: at tens of
 	// thousands of signed calls a second the default (200,000) fills in
 	// seconds, and the relay then answers 503 replay_cache_full.
+	// status_reuse 0s: every refresh goes to the bank, which is the forward
+	// path measured (with the default 5s the 16 payments' answers would be
+	// reused and the simulator never asked).
 	yaml := fmt.Sprintf(`tls: {mode: off}
 server: {listen: "127.0.0.1:%d", public_url: %q, admin_listen: "127.0.0.1:%d", shutdown_timeout: 5s}
 state_dir: %q
 log: {level: %s}
 auth: {nonce_capacity: 10000000}
+payments: {status_reuse: 0s}
 egress: {allow_ranges: ["127.0.0.0/8"], bank_timeout: 5s}
 environments: {sim: {halkbank: %q}}
 sites:

@@ -43,6 +43,7 @@ const (
 	DefaultPaymentTTL      = 30 * time.Minute
 	DefaultBankStepGrace   = 20 * time.Minute
 	DefaultStatusGrace     = 10 * time.Minute
+	DefaultStatusReuse     = 5 * time.Second
 	DefaultWebhookTimeout  = 10 * time.Second
 	DefaultMaxInstallments = 12
 	DefaultStateDir        = "/var/lib/posrelay"
@@ -65,7 +66,10 @@ type Config struct {
 	// StatusGrace is how long after the last bank call "no such
 	// transaction" from a status query is not yet believed for a payment in
 	// status unknown; refunds, voids and captures wait six times as long.
-	StatusGrace  time.Duration
+	StatusGrace time.Duration
+	// StatusReuse is how long the bank's status answer for an unchanged
+	// payment serves further refreshes; 0 asks the bank every time.
+	StatusReuse  time.Duration
 	Webhooks     Webhooks
 	Environments map[string]map[string]string // custom environment → bank → base URL
 	Sites        []*Site

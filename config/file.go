@@ -65,6 +65,7 @@ type filePayments struct {
 	TTL           *time.Duration `yaml:"ttl"`
 	BankStepGrace *time.Duration `yaml:"bank_step_grace"`
 	StatusGrace   *time.Duration `yaml:"status_grace"`
+	StatusReuse   *time.Duration `yaml:"status_reuse"`
 }
 
 type fileWebhooks struct {

@@ -112,6 +112,10 @@ func (v *validator) config(fc *fileConfig) *Config {
 	if c.StatusGrace < 10*time.Second || c.StatusGrace > 24*time.Hour {
 		v.add("payments.status_grace", "%v is out of range; use between 10s and 24h (default %v)", c.StatusGrace, DefaultStatusGrace)
 	}
+	c.StatusReuse = dur(fc.Payments.StatusReuse, DefaultStatusReuse)
+	if c.StatusReuse < 0 || c.StatusReuse > time.Minute {
+		v.add("payments.status_reuse", "%v is out of range; use between 0s (ask the bank every time) and 1m (default %v)", c.StatusReuse, DefaultStatusReuse)
+	}
 	c.Webhooks.Timeout = dur(fc.Webhooks.Timeout, DefaultWebhookTimeout)
 	if c.Webhooks.Timeout <= 0 || c.Webhooks.Timeout > 14*time.Second {
 		v.add("webhooks.timeout", "%v is out of range; use up to 14s, Wix's limit for an HTTP function", c.Webhooks.Timeout)

@@ -171,7 +171,7 @@ func (r *Relay) refreshStatus(ctx context.Context, p *store.Payment) (*bank.Stat
 	now := r.now()
 	k := recentKey{p.ID, p.Version}
 	var st *bank.StatusResult
-	if c, ok := r.recent.Get(k); ok && now.Sub(c.at) < refreshReuse && !now.Before(c.at) {
+	if c, ok := r.recent.Get(k); ok && now.Sub(c.at) < r.cfg.StatusReuse && !now.Before(c.at) {
 		st = c.st
 	} else {
 		var err error
@@ -198,10 +198,6 @@ func (r *Relay) refreshStatus(ctx context.Context, p *store.Payment) (*bank.Stat
 	}
 	return st, true, nil
 }
-
-// refreshReuse is how long the bank's status answer for an unchanged
-// payment is reused.
-const refreshReuse = 5 * time.Second
 
 // recentKey names a payment as it stood: any change (a refund, a final
 // status) makes a new version, and so a new question to the bank.
