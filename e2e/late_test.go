@@ -178,3 +178,27 @@ func TestRefreshReusesRecentAnswer(t *testing.T) {
 		t.Fatalf("refresh turned the closed payment into %s", got.Status)
 	}
 }
+
+// TestRefreshWithoutReuse checks payments.status_reuse: 0s, which the
+// bench harness relies on to measure the forward path: every refresh asks
+// the bank.
+func TestRefreshWithoutReuse(t *testing.T) {
+	s := newRelayStack(t, "3d_pay_hosting")
+	s.stop()
+	s.yaml += "payments: {status_reuse: 0s}\n"
+	s.start()
+	p := s.create(t, 14990)
+	cb := walkToCallback(t, p.RedirectURL, testCard("4355084355084358"))
+	if status, _ := postCallback(t, cb.Action.String(), cb.Values); status != http.StatusSeeOther {
+		t.Fatalf("callback: %d", status)
+	}
+	before := s.sim.Calls().API["ORDERSTATUS"]
+	for i := 0; i < 3; i++ {
+		if _, err := s.client.GetPayment(context.Background(), p.ID, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.sim.Calls().API["ORDERSTATUS"] - before; got != 3 {
+		t.Fatalf("%d status queries for 3 refreshes with status_reuse 0s; want 3", got)
+	}
+}

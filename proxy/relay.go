@@ -143,7 +143,13 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	return r.shutdown()
+	err := r.shutdown()
+	// fasthttp closes only the listeners Serve has registered; when ctx
+	// ends before the goroutine above got that far, ln would stay open
+	// (and its port taken) with a server serving on it.
+	ln.Close()
+	<-errc
+	return err
 }
 
 func (r *Relay) shutdown() error {

@@ -928,3 +928,33 @@ func TestTLSRunListenAddressInUse(t *testing.T) {
 		t.Errorf("Run = %v", err)
 	}
 }
+
+// TestStopAtOnceReleasesListener: a relay stopped before it got to serve
+// still closes its listener and returns (a supervisor restarting it on
+// the same port would otherwise find the port taken).
+func TestStopAtOnceReleasesListener(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		tr := newTestRelay(t, "tls: {mode: off}\nserver: {public_url: \"https://relay.example\"}\n")
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		done := make(chan error, 1)
+		go func() { done <- tr.RunListener(ctx, ln) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("RunListener: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("RunListener did not return after its context ended")
+		}
+		again, err := net.Listen("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatalf("run %d: the stopped relay's port is still taken: %v", i, err)
+		}
+		again.Close()
+	}
+}
