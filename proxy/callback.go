@@ -91,10 +91,8 @@ func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 		r.rejectCallback(ctx, rs, p, err)
 		return
 	}
-	g, ok := r.gatewayFor(p)
+	g, ok := r.pageGateway(ctx, rs, t, site, p)
 	if !ok {
-		rs.cause = errNoGateway(p)
-		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, site, t.Failed, t.BankUnavailable, "", "")
 		return
 	}
 	bp := r.bankPayment(p)

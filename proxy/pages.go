@@ -272,10 +272,8 @@ func (r *Relay) showPay(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment
 		r.renderPage(ctx, fasthttp.StatusOK, pg, site, nil)
 		return
 	}
-	g, ok := r.gatewayFor(p)
+	g, ok := r.pageGateway(ctx, rs, t, site, p)
 	if !ok {
-		rs.cause = errNoGateway(p)
-		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, site, t.Failed, t.BankUnavailable, "", "")
 		return
 	}
 	if p.Customer.IP == "" {
@@ -533,10 +531,8 @@ func (r *Relay) submitCard(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Paym
 		r.showInProgress(ctx, p)
 		return
 	}
-	g, ok := r.gatewayFor(p)
+	g, ok := r.pageGateway(ctx, rs, t, nil, p)
 	if !ok {
-		rs.cause = errNoGateway(p)
-		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, nil, t.Failed, t.BankUnavailable, "", "")
 		return
 	}
 	card, inst, msg := r.readCard(ctx, t, p)

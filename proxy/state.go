@@ -7,7 +7,9 @@ import (
 
 	"github.com/posrelay/posrelay/api"
 	"github.com/posrelay/posrelay/bank"
+	"github.com/posrelay/posrelay/config"
 	"github.com/posrelay/posrelay/store"
+	"github.com/valyala/fasthttp"
 )
 
 // finalize moves a payment to status `to` with the bank's outcome and, for a
@@ -135,5 +137,17 @@ func (r *Relay) bankPayment(p *store.Payment) *bank.Payment {
 
 func (r *Relay) gatewayFor(p *store.Payment) (gateway, bool) {
 	g, ok := r.gateways[gatewayKey(p.SiteID, p.Account)]
+	return g, ok
+}
+
+// pageGateway is gatewayFor for a shopper's page: without a gateway (the
+// account left the configuration) the shopper gets the bank-unavailable
+// page and the log the cause.
+func (r *Relay) pageGateway(ctx *fasthttp.RequestCtx, rs *reqState, t *pageText, site *config.Site, p *store.Payment) (gateway, bool) {
+	g, ok := r.gatewayFor(p)
+	if !ok {
+		rs.cause = errNoGateway(p)
+		r.messagePage(ctx, fasthttp.StatusInternalServerError, t, site, t.Failed, t.BankUnavailable, "", "")
+	}
 	return g, ok
 }

@@ -581,23 +581,7 @@ func (r *Relay) httpsURL(ctx *fasthttp.RequestCtx) string {
 
 // newPlainServer is the fasthttp server of the plain listener.
 func (r *Relay) newPlainServer(challenge fasthttp.RequestHandler) *fasthttp.Server {
-	s := r.cfg.Server
-	return &fasthttp.Server{
-		Handler:                      r.plainHandler(challenge),
-		Name:                         "posrelay",
-		ReadTimeout:                  s.ReadTimeout,
-		WriteTimeout:                 s.WriteTimeout,
-		IdleTimeout:                  s.IdleTimeout,
-		MaxRequestBodySize:           s.MaxBodyBytes,
-		ReadBufferSize:               s.MaxHeaderBytes,
-		Concurrency:                  s.Concurrency,
-		DisablePreParseMultipartForm: true,
-		NoDefaultServerHeader:        true,
-		NoDefaultContentType:         true,
-		SecureErrorLogMessage:        true,
-		ErrorHandler:                 r.serverError,
-		Logger:                       fasthttpLogger{r.log.Named("fasthttp").Sugar()},
-	}
+	return r.newServer(r.plainHandler(challenge))
 }
 
 // listen opens a configured listener; its error names the key and the fix.
