@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -55,7 +56,10 @@ func containsString(list []string, s string) bool {
 
 // Check scans text, records its hits and returns them.
 func (c *Collector) Check(source string, text []byte) []Hit {
-	hits := c.Scan(source, text)
+	return c.record(text, c.Scan(source, text))
+}
+
+func (c *Collector) record(text []byte, hits []Hit) []Hit {
 	c.mu.Lock()
 	c.texts++
 	c.bytes += int64(len(text))
@@ -103,7 +107,21 @@ func (c *Collector) CheckResponse(source, origin string, body []byte) []Hit {
 	} else {
 		body = StripFormInputs(body, banks, nil)
 	}
-	return c.Check(source, body)
+	hits := c.Scan(source, body)
+	if len(hits) > 0 {
+		// Say where the page's forms post and whether that is a known
+		// bank, so a hit on a bank-bound form is told from a real leak.
+		var actions []string
+		for _, f := range findTags(asciiLower(body), "form") {
+			a := tagAttrs(body[f.from:f.to])["action"]
+			known := slices.ContainsFunc(banks, func(p string) bool { return strings.HasPrefix(a, p) })
+			actions = append(actions, fmt.Sprintf("%q (registered bank: %t)", RedactPath(a), known))
+		}
+		for i := range hits {
+			hits[i].What += fmt.Sprintf("; the answer's forms post to %v; %d bank origins registered", actions, len(banks))
+		}
+	}
+	return c.record(body, hits)
 }
 
 var expiryField = regexp.MustCompile(`(?i)^(` + expiryNames + `)$`)

@@ -177,3 +177,41 @@ func TestGroupedTypedCard(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckResponseNamesForms: card fields in a form to a registered bank
+// pass; the same form to an unregistered origin is a hit whose report
+// says where the form posts.
+func TestCheckResponseNamesForms(t *testing.T) {
+	page := `<form id="bankform" method="post" action="https://bank.example/fim/est3Dgate" target="_top">` +
+		`<input type="hidden" name="pan" value="4355084355084358"><input type="hidden" name="cv2" value="000"></form>`
+	for _, tt := range []struct {
+		name    string
+		origins []string
+		want    string // in each hit's description; "" = no hits
+	}{
+		{"to a registered bank", []string{"https://bank.example"}, ""},
+		{"to an unregistered origin", []string{"https://other.example"}, `"https://bank.example/fim/est3Dgate" (registered bank: false)`},
+		{"nothing registered", nil, "0 bank origins registered"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCollector()
+			c.AddCards(typed)
+			c.AddBankOrigins(tt.origins...)
+			hits := c.CheckResponse("POST http://relay/pay/{token}", "http://relay", []byte(page))
+			if tt.want == "" {
+				if len(hits) > 0 {
+					t.Fatalf("hits %v; want none", hits)
+				}
+				return
+			}
+			if len(hits) == 0 {
+				t.Fatal("no hits")
+			}
+			for _, h := range hits {
+				if !strings.Contains(h.What, tt.want) || strings.Contains(h.What, "4355084355084358") {
+					t.Errorf("hit %q; want it to mention %s and not the card", h, tt.want)
+				}
+			}
+		})
+	}
+}
