@@ -6,6 +6,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
@@ -198,6 +199,9 @@ func (r *Relay) handle(ctx *fasthttp.RequestCtx) {
 		}
 		r.logRequest(ctx, rs)
 	}()
+	if refuseAmbiguousFraming(ctx, rs) {
+		return
+	}
 	path := string(ctx.Path())
 	switch {
 	case path == "/healthz":
@@ -220,6 +224,42 @@ func (r *Relay) handle(ctx *fasthttp.RequestCtx) {
 		rs.route = "(unknown)"
 		writeError(ctx, rs, errNotFound)
 	}
+}
+
+// refuseAmbiguousFraming answers 400 and closes the connection for a
+// request with both Transfer-Encoding: chunked and Content-Length. fasthttp
+// reads such a body as chunked (RFC 9112 §6.3) but keeps the connection
+// open, and a front proxy that went by Content-Length would then see a
+// different next request than the relay (request smuggling); §6.3 says to
+// close the connection after answering, and the relay refuses the request
+// too. fasthttp drops Content-Length from the parsed header once chunked
+// wins, so the raw header block is searched.
+func refuseAmbiguousFraming(ctx *fasthttp.RequestCtx, rs *reqState) bool {
+	if ctx.Request.Header.ContentLength() != -1 || !hasHeaderLine(ctx.Request.Header.RawHeaders(), "content-length") {
+		return false
+	}
+	rs.route = "(unparsed)"
+	ctx.SetConnectionClose()
+	writeError(ctx, rs, &apiError{Status: fasthttp.StatusBadRequest, Code: "bad_request",
+		Message: "The request has both Content-Length and Transfer-Encoding; send only one."})
+	return true
+}
+
+// hasHeaderLine reports whether a raw header block has a field named name
+// (lower case).
+func hasHeaderLine(raw []byte, name string) bool {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if i := bytes.IndexByte(line, ':'); i >= 0 && strings.EqualFold(strings.TrimSpace(string(line[:i])), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // api authenticates the call and routes it.

@@ -540,6 +540,9 @@ func (r *Relay) plainHandler(challenge fasthttp.RequestHandler) fasthttp.Request
 		rs := &reqState{id: newRequestID(), start: r.now()}
 		ctx.Response.Header.Set("X-Request-Id", rs.id)
 		defer r.logRequest(ctx, rs)
+		if refuseAmbiguousFraming(ctx, rs) {
+			return
+		}
 		path := string(ctx.Path())
 		switch {
 		case challenge != nil && strings.HasPrefix(path, acmeChallengePrefix):
