@@ -197,7 +197,7 @@ func (a *Account) Production() bool { return a.Environment == "prod" }
 var bankModels = map[string][]string{
 	Halkbank:  {"3d_pay_hosting", "3d_pay", "3d"},
 	QNB:       {"3DHost", "3DPay", "3DModel"},
-	VakifBank: {"mpi", "common_payment"},
+	VakifBank: {"common_payment", "mpi"},
 }
 
 // Load reads and checks a configuration file.

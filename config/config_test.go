@@ -49,6 +49,12 @@ func TestValidMinimal(t *testing.T) {
 	if !ok || a.Model != "3d_pay_hosting" || a.Endpoints == nil {
 		t.Errorf("halkbank account = %+v; want default model and endpoints", a)
 	}
+	// The default models keep card data away from the relay (DESIGN §5).
+	for bank, want := range map[string]string{"qnb": "3DHost", "vakifbank": "common_payment"} {
+		if a, ok := s.Account(bank); !ok || a.Model != want {
+			t.Errorf("%s account = %+v; want default model %s", bank, a, want)
+		}
+	}
 	if c.Server.Listen != "127.0.0.1:8080" || c.Server.HTTPListen != "" {
 		t.Errorf("tls off listeners = %q/%q; want 127.0.0.1:8080 and none", c.Server.Listen, c.Server.HTTPListen)
 	}

@@ -16,14 +16,14 @@ func init() {
 	gatewayFactories[config.VakifBank] = func(site *config.Site, a *config.Account, doer bank.Doer) (gateway, error) {
 		eps := a.Endpoints
 		switch a.Model {
-		case "", "mpi":
+		case "mpi":
 			return payflex.New(payflex.Config{
 				MerchantID: a.MerchantID, TerminalNo: a.TerminalNo, Password: a.Password.Reveal(),
 				MerchantType: a.MerchantType, SubMerchantID: a.SubMerchantID,
 				MPIURL: eps[allowlist.VakifMPI], VPOSURL: eps[allowlist.VakifVPOS], SearchURL: eps[allowlist.VakifSearch],
 				AllowHalfSecure: site.AllowHalfSecure,
 			}, doer)
-		case "common_payment":
+		case "", "common_payment":
 			return vakifcp.New(vakifcp.Config{
 				MerchantID: a.MerchantID, TerminalNo: a.TerminalNo, Password: a.Password.Reveal(),
 				RegisterURL: eps[allowlist.VakifCPRegister], PageURL: eps[allowlist.VakifCPPage], QueryURL: eps[allowlist.VakifCPQuery],
