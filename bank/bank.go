@@ -440,9 +440,13 @@ type StatusResult struct {
 	Amount   int64 // authorised amount, minor units (0 if the bank did not say)
 	Captured int64 // captured amount, minor units
 	Refunded int64 // refunded amount, minor units
-	Settled  bool  // in a closed batch (refund allowed, void not)
-	Ref      Ref
-	Result   Result
+	// RefundedUnknown: the bank says the payment has refunds but not their
+	// total (Refunded is then 0). Evidence that some refund exists, not
+	// that a particular one does.
+	RefundedUnknown bool
+	Settled         bool // in a closed batch (refund allowed, void not)
+	Ref             Ref
+	Result          Result
 	// Raw is a short, secret-free summary of the bank's answer for operators.
 	Raw string
 }

@@ -363,9 +363,17 @@ type vakifStack struct {
 	client  *relayclient.Client
 	recv    *receiver
 	url     string
+	logs    *syncBuffer
 }
 
 func newVakifStack(t *testing.T, model string) *vakifStack {
+	t.Helper()
+	return newVakifStackWith(t, model, nil)
+}
+
+// newVakifStackWith is newVakifStack with the simulator's handler wrapped
+// (a faulty network between the relay and the bank).
+func newVakifStackWith(t *testing.T, model string, wrap func(http.Handler) http.Handler) *vakifStack {
 	t.Helper()
 	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	password := "pw-" + signer.NewNonce()
@@ -377,7 +385,11 @@ func newVakifStack(t *testing.T, model string) *vakifStack {
 		simCfg.RelayIPs = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
 	}
 	sim := vakif.New(simCfg)
-	simSrv := &http.Server{Handler: sim.Handler()}
+	var h http.Handler = sim.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	simSrv := &http.Server{Handler: h}
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -442,7 +454,7 @@ sites:
 		checkLeaks(t, "relay log", []byte(logs.String()))
 	})
 	watch([]string{secret, whsec, password}, "http://"+simLn.Addr().String())
-	return &vakifStack{clock: clock, sim: sim, relay: r, journal: j, recv: recv, url: "http://" + addr,
+	return &vakifStack{clock: clock, sim: sim, relay: r, journal: j, recv: recv, url: "http://" + addr, logs: logs,
 		client: &relayclient.Client{BaseURL: "http://" + addr, KeyID: keyID, Secret: []byte(secret), Now: clock.Now}}
 }
 

@@ -474,6 +474,14 @@ func (r *Relay) resolveOperation(ctx context.Context, op *store.Operation) (bool
 		if r.now().Before(op.CreatedAt.Add(r.opUnknownGrace())) {
 			return false, nil
 		}
+		if op.Kind == bank.OpRefund && st.RefundedUnknown {
+			// The bank shows refunds without their total: this one may be
+			// among them. Failing it would invite a second refund, so it
+			// stays unknown (its amount held) until an operator checks.
+			r.log.Error("the bank reports refunds on this payment but not their total; the refund stays unknown — check it with the bank",
+				zap.String("operation", op.ID), zap.String(logPayment, op.PaymentID), zap.Int64("amount", op.Amount), zap.String("bank_state", string(st.State)))
+			return false, nil
+		}
 		r.log.Error("the bank has not confirmed this operation within the grace period; marking it failed — check it with the bank",
 			zap.String("operation", op.ID), zap.String("kind", string(op.Kind)), zap.String(logPayment, op.PaymentID),
 			zap.Int64("amount", op.Amount), zap.Int64("bank_refunded", st.Refunded), zap.String("bank_state", string(st.State)))

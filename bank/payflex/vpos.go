@@ -340,9 +340,10 @@ func (v *VPOS) Status(ctx context.Context, p *bank.Payment) (*bank.StatusResult,
 		st.State = bank.TxnVoided
 	case st.Refunded > 0 || isTrue(it.IsRefunded):
 		st.State = bank.TxnRefunded
-		if st.Refunded == 0 {
-			st.Refunded = st.Amount
-		}
+		// IsRefunded without TotalRefundAmount says there are refunds, not
+		// how much: taking it for the whole amount would confirm a partial
+		// refund the bank never booked.
+		st.RefundedUnknown = st.Refunded == 0
 	default:
 		st.State = bank.TxnApproved
 	}

@@ -45,6 +45,9 @@ func TestStatus(t *testing.T) {
 			bank.TxnVoided, 101, 101, 0, false, bank.CodeApproved, false},
 		{"partly refunded", "order222", ok(searchAnswer(`<TransactionType>Sale</TransactionType><ResultCode>0000</ResultCode><Amount>100.00</Amount><IsRefunded>true</IsRefunded><TotalRefundAmount>30.00</TotalRefundAmount><IsBatchClosed>true</IsBatchClosed>`)),
 			bank.TxnRefunded, 10000, 10000, 3000, true, bank.CodeApproved, false},
+		// IsRefunded without TotalRefundAmount: refunds exist, their total is not known (never taken as the whole amount).
+		{"refunded, total not said", "order222", ok(searchAnswer(`<TransactionType>Sale</TransactionType><ResultCode>0000</ResultCode><Amount>100.00</Amount><IsRefunded>true</IsRefunded><IsBatchClosed>true</IsBatchClosed>`)),
+			bank.TxnRefunded, 10000, 10000, 0, true, bank.CodeApproved, false},
 		{"declined", "order222", ok(searchAnswer(`<TransactionType>Sale</TransactionType><ResultCode>0051</ResultCode><ResponseMessage>RED</ResponseMessage><Amount>1.01</Amount>`)),
 			bank.TxnDeclined, 101, 0, 0, false, bank.CodeInsufficientFunds, false},
 		{"another order", "order-x", ok(searchAnswer(`<TransactionType>Sale</TransactionType><ResultCode>0000</ResultCode><Amount>1.01</Amount>`)), "", 0, 0, 0, false, "", true},
@@ -72,6 +75,9 @@ func TestStatus(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if unknown := tc.state == bank.TxnRefunded && tc.refunded == 0; st.RefundedUnknown != unknown {
+				t.Errorf("RefundedUnknown %v; want %v", st.RefundedUnknown, unknown)
 			}
 			if st.State != tc.state || st.Amount != tc.amount || st.Captured != tc.captured || st.Refunded != tc.refunded || st.Settled != tc.settled {
 				t.Fatalf("status %+v; want %s amount %d captured %d refunded %d settled %v", st, tc.state, tc.amount, tc.captured, tc.refunded, tc.settled)

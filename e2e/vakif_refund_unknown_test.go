@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/posrelay/posrelay/api"
+	"github.com/posrelay/posrelay/banksim/vakif"
+	"github.com/posrelay/posrelay/store"
+)
+
+// TestVakifbankRefundAnswerLost: VakıfBank books a refund whose answer
+// never reaches the relay. The refund stays unknown, is never sent twice,
+// and is settled from the bank's Search: confirmed when Search gives the
+// refunded total, and left unknown (its amount held, the operator told)
+// when Search says only IsRefunded — that is no proof of this refund.
+func TestVakifbankRefundAnswerLost(t *testing.T) {
+	totalTag := regexp.MustCompile(`<TotalRefundAmount>[^<]*</TotalRefundAmount>`)
+	for _, tt := range []struct {
+		name      string
+		hideTotal bool           // Search answers without TotalRefundAmount
+		want      store.OpStatus // the refund's status after the grace period
+	}{
+		{"search gives the refunded total", false, store.OpSucceeded},
+		{"search says refunded without a total", true, store.OpUnknown},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var lose atomic.Bool
+			var refunds atomic.Int32
+			wrap := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(r.Body)
+					r.Body = io.NopCloser(bytes.NewReader(body))
+					msg := string(body)
+					if q, err := url.ParseQuery(msg); err == nil && q.Get("prmstr") != "" {
+						msg = q.Get("prmstr")
+					}
+					switch {
+					case r.URL.Path == vakif.VPOSPath && strings.Contains(msg, "<TransactionType>Refund</TransactionType>"):
+						refunds.Add(1)
+						if lose.Load() { // the bank books it; the answer is lost
+							next.ServeHTTP(httptest.NewRecorder(), r)
+							<-r.Context().Done()
+							return
+						}
+					case r.URL.Path == vakif.SearchPath && tt.hideTotal:
+						rec := httptest.NewRecorder()
+						next.ServeHTTP(rec, r)
+						for k, v := range rec.Header() {
+							if k != "Content-Length" {
+								w.Header()[k] = v
+							}
+						}
+						w.WriteHeader(rec.Code)
+						_, _ = w.Write(totalTag.ReplaceAll(rec.Body.Bytes(), nil))
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+			s := newVakifStackWith(t, "mpi", wrap)
+			ctx := context.Background()
+			p := s.create(t)
+			if status, _ := s.toCallback(t, p, "mpi").deliver(t); status != http.StatusSeeOther {
+				t.Fatalf("callback: %d", status)
+			}
+			if got, err := s.journal.GetPayment(ctx, p.ID); err != nil || got.Status != store.StatusSucceeded {
+				t.Fatalf("payment %+v, %v; want succeeded", got, err)
+			}
+			s.clock.Advance(25 * time.Hour) // the bank's day is closed: refunds allowed
+
+			lose.Store(true)
+			op, err := s.client.Refund(ctx, p.ID, &api.Refund{Amount: 4000, WixRefundID: "wr-lost"}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if op.Status != "unknown" {
+				t.Fatalf("refund with a lost answer = %s; want unknown", op.Status)
+			}
+			lose.Store(false)
+			// Past the bank call, then past the grace for unconfirmed operations.
+			for _, step := range []time.Duration{time.Minute, 2 * time.Hour} {
+				s.clock.Advance(step)
+				if err := s.relay.Sweep(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := s.journal.GetOperation(ctx, op.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != tt.want || got.BankCalls != 1 {
+				t.Fatalf("refund after the status queries: %s with %d bank calls; want %s with 1", got.Status, got.BankCalls, tt.want)
+			}
+			if n := refunds.Load(); n != 1 {
+				t.Fatalf("the bank saw %d refunds; want exactly 1", n)
+			}
+			if tt.want == store.OpUnknown {
+				if !strings.Contains(s.logs.String(), "refunds on this payment but not their total") {
+					t.Error("the operator was not told why the refund stays unknown")
+				}
+				// The unknown refund's amount stays held: the rest cannot be over-refunded.
+				if _, err := s.client.Refund(ctx, p.ID, &api.Refund{Amount: 14990 - 3999, WixRefundID: "wr-over"}, ""); apiErr(err) == nil || apiErr(err).Code != "refund_exceeds_captured" {
+					t.Fatalf("refund over the held amount: %v; want refund_exceeds_captured", err)
+				}
+			}
+		})
+	}
+}
