@@ -535,6 +535,7 @@ func (r *Relay) submitCard(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Paym
 	if !ok {
 		return
 	}
+	defer wipeCardForm(ctx)
 	card, inst, msg := r.readCard(ctx, t, p)
 	if card == nil {
 		rs.code, rs.decision = "invalid_card_form", "card_form_refused"
