@@ -18,13 +18,25 @@ type outcomeCase struct {
 	landing string // return URL result the shopper lands on
 }
 
+// estCases are the simulator's test cards (banksim.TestCards) whose
+// outcome is final when the shopper comes back, the same in each of the
+// three models. Expectations follow the protocol document §1.6 (approved
+// only with mdStatus 1 and, where the bank authorises, ProcReturnCode 00;
+// mdStatus 2–4 are "half 3-D", refused unless the site allows them) and
+// §1.8 (ISO 8583 codes), with Wix reason codes from research/wix-velo.md
+// §2.8. The site's allow_half_secure is false here (the default).
 var estCases = []outcomeCase{
 	{"approved visa", "4355084355084358", "succeeded", "approved", 0, "payment.succeeded", "success"},
 	{"approved mastercard", "5400000000000005", "succeeded", "approved", 0, "payment.succeeded", "success"},
+	{"approved troy", "9792000000000003", "succeeded", "approved", 0, "payment.succeeded", "success"},
 	{"insufficient funds", "4000000000000515", "failed", "insufficient_funds", 3012, "payment.failed", "error"},
 	{"expired card", "4000000000000549", "failed", "expired_card", 3013, "payment.failed", "error"},
 	{"invalid card", "4000000000000143", "failed", "invalid_card", 3015, "payment.failed", "error"},
 	{"3-D authentication fails", "4000000000003006", "failed", "3ds_failed", 3004, "payment.failed", "error"},
+	// mdStatus 2: no challenge, back at once; Wix 3005 "3D secure not enabled".
+	{"not enrolled, half-secure refused", "4000000000003105", "failed", "3ds_not_enrolled", 3005, "payment.failed", "error"},
+	// mdStatus 4 (attempt): refused while allow_half_secure is false.
+	{"half-secure attempt refused", "4000000000003204", "failed", "3ds_half_secure", 3004, "payment.failed", "error"},
 }
 
 func TestHalkbankModels(t *testing.T) {
