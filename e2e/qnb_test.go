@@ -13,6 +13,7 @@ import (
 	"github.com/posrelay/posrelay/api"
 	"github.com/posrelay/posrelay/banksim/payfor"
 	"github.com/posrelay/posrelay/demo"
+	"github.com/posrelay/posrelay/internal/requireall"
 	"github.com/posrelay/posrelay/signer"
 )
 
@@ -258,7 +259,7 @@ func qnbCanBindRelayIP() bool {
 // (127.0.0.2) goes through. XMLGate is restricted the same way.
 func TestQNBBrowserPostGetsM047(t *testing.T) {
 	if !qnbCanBindRelayIP() {
-		t.Skip("127.0.0.2 cannot be bound here: the demo relay and the browser share an address")
+		requireall.Missing(t, "127.0.0.2 cannot be bound here: the demo relay and the browser share an address; on macOS add it with: sudo ifconfig lo0 alias 127.0.0.2")
 	}
 	s := startDemo(t, demo.Options{Models: map[string]string{"qnb": "3DPay"}})
 	bank := s.Banks["qnb"]

@@ -27,6 +27,7 @@ import (
 	"github.com/posrelay/posrelay/config"
 	"github.com/posrelay/posrelay/demo"
 	"github.com/posrelay/posrelay/internal/browser"
+	"github.com/posrelay/posrelay/internal/requireall"
 	"github.com/posrelay/posrelay/proxy"
 	"github.com/posrelay/posrelay/relayclient"
 	"github.com/posrelay/posrelay/signer"
@@ -149,7 +150,7 @@ func TestVakifbankDemoWiring(t *testing.T) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
-		t.Skip("127.0.0.2 cannot be bound here: the demo's simulator takes server calls from anywhere")
+		requireall.Missing(t, "127.0.0.2 cannot be bound here: the demo's simulator takes server calls from anywhere; on macOS add it with: sudo ifconfig lo0 alias 127.0.0.2")
 	}
 	ln.Close()
 	resp, err := http.PostForm(vb["endpoint"]+vakif.VPOSPath, url.Values{"prmstr": {"<VposRequest/>"}})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/posrelay/posrelay/banksim"
+	"github.com/posrelay/posrelay/internal/requireall"
 )
 
 func TestProvisionRefusals(t *testing.T) {
@@ -211,7 +212,7 @@ func TestSearch(t *testing.T) {
 // shopper's pages are open to every address.
 func TestRelayIPs(t *testing.T) {
 	if !canBind127() {
-		t.Skip("127.0.0.2 cannot be bound here")
+		requireall.Missing(t, "127.0.0.2 cannot be bound here; on macOS add it with: sudo ifconfig lo0 alias 127.0.0.2")
 	}
 	e := newEnv(t, nil)
 	outsider := &http.Client{}
