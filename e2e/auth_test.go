@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -103,5 +102,4 @@ func TestWhoamiAuth(t *testing.T) {
 	if !strings.Contains(s.logs.String(), `"code":"replayed_nonce"`) {
 		t.Error("the canonical log line does not record the refusal code")
 	}
-	_ = context.Background
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -245,4 +244,3 @@ func (s *relayStack) payment(t *testing.T, id string) *store.Payment {
 	return p
 }
 
-var _ = os.Getenv

@@ -9,6 +9,8 @@ import "github.com/valyala/fasthttp"
 // into (bank.Card) cannot be overwritten in Go and are left to the
 // collector, and the connection's read buffer is fasthttp's own.
 func wipeCardForm(ctx *fasthttp.RequestCtx) {
-	ctx.PostArgs().VisitAll(func(_, v []byte) { clear(v) })
+	for _, v := range ctx.PostArgs().All() {
+		clear(v)
+	}
 	clear(ctx.Request.Body())
 }
