@@ -243,4 +243,3 @@ func (s *relayStack) payment(t *testing.T, id string) *store.Payment {
 	}
 	return p
 }
-
