@@ -90,10 +90,12 @@ func TestProcResult(t *testing.T) {
 		{"Q1", "", bank.CodeDeclined, "Q1"},
 	}
 	for _, tc := range cases {
-		r := procResult(tc.prc, "", tc.detail)
-		if r.Code != tc.code || r.BankCode != tc.bankCode {
-			t.Errorf("procResult(%q, %q) = %s %q, want %s %q", tc.prc, tc.detail, r.Code, r.BankCode, tc.code, tc.bankCode)
-		}
+		t.Run("ProcReturnCode "+tc.prc+" detail "+tc.detail, func(t *testing.T) {
+			r := procResult(tc.prc, "", tc.detail)
+			if r.Code != tc.code || r.BankCode != tc.bankCode {
+				t.Errorf("procResult(%q, %q) = %s %q, want %s %q", tc.prc, tc.detail, r.Code, r.BankCode, tc.code, tc.bankCode)
+			}
+		})
 	}
 }
 
@@ -120,10 +122,12 @@ func TestMDStatusResult(t *testing.T) {
 		{"0", "ISO8583-00", bank.Code3DSFailed, "mdStatus 0"},
 	}
 	for _, tc := range cases {
-		r := mdStatusResult(tc.md, map[string]string{"ErrCode": tc.errCode})
-		if r.Code != tc.code || r.BankCode != tc.bankCode {
-			t.Errorf("mdStatusResult(%q, %q) = %s %q, want %s %q", tc.md, tc.errCode, r.Code, r.BankCode, tc.code, tc.bankCode)
-		}
+		t.Run("mdStatus "+tc.md+" ErrCode "+tc.errCode, func(t *testing.T) {
+			r := mdStatusResult(tc.md, map[string]string{"ErrCode": tc.errCode})
+			if r.Code != tc.code || r.BankCode != tc.bankCode {
+				t.Errorf("mdStatusResult(%q, %q) = %s %q, want %s %q", tc.md, tc.errCode, r.Code, r.BankCode, tc.code, tc.bankCode)
+			}
+		})
 	}
 	if r := mdStatusResult("0", map[string]string{"ErrMsg": "e"}); r.BankMessage != "e" {
 		t.Errorf("ErrMsg fallback: %q", r.BankMessage)

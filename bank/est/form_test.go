@@ -248,19 +248,21 @@ func TestSignVectors(t *testing.T) {
 }
 
 func TestFormOrigins(t *testing.T) {
-	cases := []struct{ gate, want string }{
-		{"https://sanalpos.halkbank.com.tr/fim/est3Dgate", "https://sanalpos.halkbank.com.tr"},
-		{"https://entegrasyon.asseco-see.com.tr/fim/est3Dgate", "https://entegrasyon.asseco-see.com.tr"},
-		{"https://127.0.0.1:8443/fim/est3Dgate?x=1", "https://127.0.0.1:8443"},
-		{"http://sim.local:9000/fim/est3Dgate", "http://sim.local:9000"},
+	cases := []struct{ name, gate, want string }{
+		{"production", "https://sanalpos.halkbank.com.tr/fim/est3Dgate", "https://sanalpos.halkbank.com.tr"},
+		{"test", "https://entegrasyon.asseco-see.com.tr/fim/est3Dgate", "https://entegrasyon.asseco-see.com.tr"},
+		{"port and query", "https://127.0.0.1:8443/fim/est3Dgate?x=1", "https://127.0.0.1:8443"},
+		{"plain http simulator", "http://sim.local:9000/fim/est3Dgate", "http://sim.local:9000"},
 	}
 	for _, tc := range cases {
-		cfg := testConfig(Model3DPayHosting)
-		cfg.GateURL = tc.gate
-		got := newGateway(t, cfg, nil).FormOrigins()
-		if len(got) != 1 || got[0] != tc.want {
-			t.Errorf("%s: %v, want [%s]", tc.gate, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(Model3DPayHosting)
+			cfg.GateURL = tc.gate
+			got := newGateway(t, cfg, nil).FormOrigins()
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("%s: %v, want [%s]", tc.gate, got, tc.want)
+			}
+		})
 	}
 	cfg := testConfig(Model3DPayHosting)
 	cfg.GateURL = "https://bad host/%zz"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -222,9 +223,11 @@ func TestTokenAndScrub(t *testing.T) {
 		{"Y", "Y"}, {"05", "05"}, {"1105", "1105"}, {"", ""}, {"Y<script>", "?"}, {"123456789", "?"}, {"4938460158754205", "?"},
 	}
 	for _, tc := range tokens {
-		if got := Token(tc.in); got != tc.want {
-			t.Errorf("Token(%q) = %q; want %q", tc.in, got, tc.want)
-		}
+		t.Run(fmt.Sprintf("Token %q", tc.in), func(t *testing.T) {
+			if got := Token(tc.in); got != tc.want {
+				t.Errorf("Token(%q) = %q; want %q", tc.in, got, tc.want)
+			}
+		})
 	}
 	scrubs := []struct{ name, in, want string }{
 		{"plain text", "Üye isyeri IP si sistemde tanimli degil", "Üye isyeri IP si sistemde tanimli degil"},
