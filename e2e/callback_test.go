@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/posrelay/posrelay/api"
 	"github.com/posrelay/posrelay/internal/browser"
 	"github.com/posrelay/posrelay/signer"
 	"github.com/posrelay/posrelay/store"
@@ -250,6 +252,157 @@ func TestWebhookReceiverDownAndBack(t *testing.T) {
 	}
 	if got := s.recv.events(); len(got) != 4 || got[3].Event.Data.PaymentID != p.ID {
 		t.Fatalf("redelivered: %d webhooks; want 4", len(got))
+	}
+}
+
+// TestWebhooksInOrderPerPaymentAfterReceiverDown: while the site is down,
+// payments collect several messages each (a payment and its void, its
+// refunds); once it is back, every message arrives, signed, and each
+// payment's in the order the relay created them (README "Webhooks":
+// "at-least-once from a durable outbox, in order per payment"), however
+// the payments' messages interleave.
+func TestWebhooksInOrderPerPaymentAfterReceiverDown(t *testing.T) {
+	s := newRelayStack(t, "3d_pay_hosting")
+	ctx := context.Background()
+	s.recv.setDown(true)
+
+	payments := []struct {
+		name string
+		pan  string
+		want []string // event types, in the order the steps below create them
+		p    *api.Payment
+	}{
+		{name: "paid then voided", pan: "4355084355084358",
+			want: []string{api.EventPaymentSucceeded, api.EventPaymentVoided}},
+		{name: "paid, early refund refused, two refunds once the day closed", pan: "5400000000000005",
+			want: []string{api.EventPaymentSucceeded, api.EventRefundFailed, api.EventRefundSucceeded, api.EventRefundSucceeded}},
+		{name: "declined", pan: "4000000000000515",
+			want: []string{api.EventPaymentFailed}},
+	}
+	for i := range payments {
+		pm := &payments[i]
+		pm.p = s.create(t, 10000)
+		cb := walkToCallback(t, pm.p.RedirectURL, testCard(pm.pan))
+		if status, _ := postCallback(t, cb.Action.String(), cb.Values); status != http.StatusSeeOther {
+			t.Fatalf("%s: callback answered %d", pm.name, status)
+		}
+	}
+	voided, refunded := payments[0].p, payments[1].p
+	// The bank refuses a refund before its end of day: refund.failed.
+	if op, err := s.client.Refund(ctx, refunded.ID, &api.Refund{Amount: 1000, WixRefundID: "wr-early-" + refunded.ID}, ""); err != nil || op.Status != "failed" {
+		t.Fatalf("early refund = %+v, %v; want failed", op, err)
+	}
+	if op, err := s.client.Void(ctx, voided.ID, ""); err != nil || op.Status != "succeeded" {
+		t.Fatalf("void = %+v, %v; want succeeded", op, err)
+	}
+	s.simClock.nextDay() // the bank's day closes: the sales settle
+	for _, amount := range []int64{3000, 2000} {
+		if op, err := s.client.Refund(ctx, refunded.ID, &api.Refund{Amount: amount, WixRefundID: fmt.Sprintf("wr-%d-%s", amount, refunded.ID)}, ""); err != nil || op.Status != "succeeded" {
+			t.Fatalf("refund of %d = %+v, %v; want succeeded", amount, op, err)
+		}
+	}
+
+	// What the relay created, per payment, in order.
+	created := map[string][]*store.Webhook{}
+	total := 0
+	for _, pm := range payments {
+		ws, err := s.journal.ListWebhooks(ctx, store.WebhookFilter{PaymentID: pm.p.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ws) != len(pm.want) {
+			t.Fatalf("%s: %d messages in the outbox; want %d", pm.name, len(ws), len(pm.want))
+		}
+		created[pm.p.ID] = ws
+		total += len(ws)
+	}
+
+	// Some hours of the site down: the first message of each payment is
+	// retried on schedule, the later ones wait behind it.
+	waitFor(t, func() bool { // the immediate attempts
+		for _, pm := range payments {
+			if w, err := s.journal.ListWebhooks(ctx, store.WebhookFilter{PaymentID: pm.p.ID, Limit: 1}); err != nil || len(w) != 1 || w[0].Attempts == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, d := range []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour} {
+		s.clock.Advance(d + time.Second)
+		if _, err := s.relay.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.recv.events(); len(got) != 0 {
+		t.Fatalf("%d webhooks received while the site was down", len(got))
+	}
+	ws, err := s.journal.ListWebhooks(ctx, store.WebhookFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.Status != store.WebhookPending {
+			t.Fatalf("message %s (%s) is %s while the site is down; want pending", w.ID, w.EventType, w.Status)
+		}
+	}
+	for _, pm := range payments {
+		for i, w := range created[pm.p.ID][1:] {
+			// A later message tried before the earlier one is delivered
+			// could overtake it.
+			now, err := s.journal.GetWebhook(ctx, w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if now.Attempts != 0 {
+				t.Fatalf("%s: message %d (%s) tried %d times before the one ahead of it was delivered", pm.name, i+2, w.EventType, now.Attempts)
+			}
+		}
+	}
+
+	// The site is back: the next attempt of each first message is due
+	// within 5 h; the messages behind it follow.
+	s.recv.setDown(false)
+	s.clock.Advance(5*time.Hour + time.Second)
+	for range total + 1 {
+		n, err := s.relay.DeliverDue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	waitFor(t, func() bool {
+		ws, err := s.journal.ListWebhooks(ctx, store.WebhookFilter{Status: store.WebhookDelivered})
+		return err == nil && len(ws) == total
+	})
+
+	for _, pm := range payments {
+		t.Run(pm.name, func(t *testing.T) {
+			// Delivery is at least once: a message may come twice; the
+			// order is that of each message's first arrival.
+			var ids, types []string
+			seen := map[string]bool{}
+			for _, e := range s.eventsFor(pm.p.ID) {
+				if !e.Valid {
+					t.Errorf("webhook %s (%s) has an invalid signature", e.ID, e.Event.Type)
+				}
+				if !seen[e.ID] {
+					seen[e.ID] = true
+					ids, types = append(ids, e.ID), append(types, e.Event.Type)
+				}
+			}
+			var want []string
+			for _, w := range created[pm.p.ID] {
+				want = append(want, w.ID)
+			}
+			if strings.Join(ids, " ") != strings.Join(want, " ") {
+				t.Fatalf("messages arrived as %v (%v); created as %v", ids, types, want)
+			}
+			if strings.Join(types, " ") != strings.Join(pm.want, " ") {
+				t.Fatalf("events arrived as %v; want %v", types, pm.want)
+			}
+		})
 	}
 }
 
