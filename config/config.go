@@ -224,6 +224,13 @@ func Parse(r io.Reader, env func(string) (string, bool)) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Problems{{Path: "(file)", Msg: "empty; start from config.example.yaml"}}
 		}
+		// Unknown keys are named by their path when the document parses.
+		var doc yaml.Node
+		if yaml.Unmarshal(data, &doc) == nil {
+			if ps := unknownKeys(&doc); len(ps) > 0 {
+				return nil, &ps
+			}
+		}
 		msg := yamlMessage(err)
 		if strings.Contains(msg, "did not find expected") && bytes.Contains(data, []byte("${")) {
 			msg += `; inside {…} or […] write secret references in quotes: "${NAME}"`
