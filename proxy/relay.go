@@ -334,12 +334,16 @@ func (r *Relay) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
 	if len(r.cfg.Server.TrustedProxies) == 0 || !r.trusted(addr) {
 		return addr
 	}
-	xff := string(ctx.Request.Header.Peek("X-Forwarded-For"))
+	// All the header's lines, in order, are one list: a proxy may add its
+	// own line after the client's (HAProxy's option forwardfor), and the
+	// first line alone would be the client's word.
+	xff := string(bytes.Join(ctx.Request.Header.PeekAll("X-Forwarded-For"), []byte(",")))
 	hops := strings.Split(xff, ",")
-	// Walk from the nearest hop back; the first untrusted address is the client.
+	// Walk from the nearest hop back; the first untrusted address is the
+	// client. Garbage, an IPv6 zone included, ends the walk.
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
+		if err != nil || a.Zone() != "" {
 			break
 		}
 		a = a.Unmap()
