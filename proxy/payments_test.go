@@ -4,9 +4,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/idna"
 
 	"github.com/posrelay/posrelay/config"
 )
@@ -91,8 +94,61 @@ func FuzzCreateRequest(f *testing.F) {
 		if p.amount <= 0 || p.amount > maxAmount || p.installments < 0 || p.installments > 12 || checkOrderID(p.orderID) != nil {
 			t.Fatalf("accepted an impossible request: %+v", p)
 		}
-		if !strings.HasPrefix(p.returns.Success, "https://shop.example") || !strings.HasPrefix(p.returns.Error, "https://shop.example") {
-			t.Fatalf("accepted a return URL off the site: %+v", p.returns)
+		// Success and error are required; cancel and pending may be absent.
+		for i, u := range []string{p.returns.Success, p.returns.Error, p.returns.Cancel, p.returns.Pending} {
+			if (i < 2 || u != "") && !onOrigin(u, "https://shop.example") {
+				t.Fatalf("accepted a return URL off the site: %q (%+v)", u, p.returns)
+			}
 		}
 	})
+}
+
+// onOrigin reports whether raw is an absolute URL whose origin is exactly
+// origin (scheme://host, default port left out), after only what a browser
+// does to a host: IDNA mapping (case, compatibility forms) and dropping a
+// trailing dot and the default port. "https://shop.example.evil" and
+// "https://shop.example@evil" are not on https://shop.example.
+func onOrigin(raw, origin string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Opaque != "" || u.User != nil || u.Host == "" {
+		return false
+	}
+	host, err := idna.Lookup.ToASCII(u.Hostname())
+	if err != nil {
+		return false
+	}
+	host = strings.TrimSuffix(host, ".")
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port := u.Port(); port != "" && !(u.Scheme == "https" && port == "443") {
+		host += ":" + port
+	}
+	return u.Scheme+"://"+host == origin
+}
+
+func TestOnOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		name, url string
+		want      bool
+	}{
+		{"same origin", "https://shop.example/thanks?o=1", true},
+		{"no path", "https://shop.example", true},
+		{"upper case", "https://SHOP.Example/x", true},
+		{"default port", "https://shop.example:443/x", true},
+		{"trailing dot", "https://shop.example./x", true},
+		{"longer host", "https://shop.example.evil/x", false},
+		{"user info", "https://shop.example@evil.example/x", false},
+		{"subdomain", "https://a.shop.example/x", false},
+		{"other port", "https://shop.example:8443/x", false},
+		{"http", "http://shop.example/x", false},
+		{"relative", "//shop.example/x", false},
+		{"opaque", "https:shop.example", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := onOrigin(tc.url, "https://shop.example"); got != tc.want {
+				t.Errorf("onOrigin(%q) = %v, want %v", tc.url, got, tc.want)
+			}
+		})
+	}
 }
