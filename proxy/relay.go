@@ -371,7 +371,17 @@ func (r *Relay) secureScheme(ctx *fasthttp.RequestCtx) bool {
 	}
 	addr, _ := netip.AddrFromSlice(ctx.RemoteIP())
 	if r.trusted(addr.Unmap()) {
-		return string(ctx.Request.Header.Peek("X-Forwarded-Proto")) == "https"
+		// The nearest proxy's word is the last value: a proxy that appends
+		// (a second line, or ", https") leaves the client's first.
+		lines := ctx.Request.Header.PeekAll("X-Forwarded-Proto")
+		if len(lines) == 0 {
+			return false
+		}
+		last := lines[len(lines)-1]
+		if i := bytes.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		return strings.EqualFold(strings.TrimSpace(string(last)), "https")
 	}
 	return false
 }
