@@ -234,6 +234,9 @@ func (g *Gateway) Status(ctx context.Context, p *bank.Payment) (*bank.StatusResu
 		return st, nil
 	case st.Refunded > 0 || strings.EqualFold(f["IsRefunded"], "true"):
 		st.State = bank.TxnRefunded
+		// IsRefunded without a RefundedAmount: refunds exist, their total
+		// is not said (no proof of any one refund).
+		st.RefundedUnknown = st.Refunded == 0
 	}
 	if h, err := g.call(ctx, "history", g.account(
 		bank.F("SecureType", "Report"),

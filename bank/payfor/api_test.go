@@ -182,6 +182,8 @@ func TestStatusStates(t *testing.T) {
 			bank.StatusResult{State: bank.TxnVoided, Amount: 1000, Captured: 1000}, bank.CodeApproved},
 		{"partly refunded", inquiry(`Auth</TxnType><PurchAmount>10.00</PurchAmount><ProcReturnCode>00</ProcReturnCode><IsVoided>false</IsVoided><IsRefunded>true</IsRefunded><RefundedAmount>2.5</RefundedAmount>`), settledSale,
 			bank.StatusResult{State: bank.TxnRefunded, Amount: 1000, Captured: 1000, Refunded: 250, Settled: true}, bank.CodeApproved},
+		{"refunded, amount not said", inquiry(`Auth</TxnType><PurchAmount>10.00</PurchAmount><ProcReturnCode>00</ProcReturnCode><IsVoided>false</IsVoided><IsRefunded>true</IsRefunded>`), settledSale,
+			bank.StatusResult{State: bank.TxnRefunded, Amount: 1000, Captured: 1000, RefundedUnknown: true, Settled: true}, bank.CodeApproved},
 		{"declined 51", inquiry(`Auth</TxnType><PurchAmount>10.00</PurchAmount><ProcReturnCode>51</ProcReturnCode><TxnResult>Failed</TxnResult>`), "",
 			bank.StatusResult{State: bank.TxnDeclined, Amount: 1000}, bank.CodeInsufficientFunds},
 		{"captured pre-authorisation", inquiry(`PreAuth</TxnType><PurchAmount>10.00</PurchAmount><ProcReturnCode>00</ProcReturnCode>`), preAuthHistory,
@@ -216,7 +218,7 @@ func TestStatusStates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := bank.StatusResult{State: st.State, Amount: st.Amount, Captured: st.Captured, Refunded: st.Refunded, Settled: st.Settled}
+			got := bank.StatusResult{State: st.State, Amount: st.Amount, Captured: st.Captured, Refunded: st.Refunded, RefundedUnknown: st.RefundedUnknown, Settled: st.Settled}
 			if got != tc.want || st.Result.Code != tc.wantCode {
 				t.Fatalf("status %+v (%s), want %+v (%s)", got, st.Result.Code, tc.want, tc.wantCode)
 			}
