@@ -47,7 +47,11 @@ var (
 	cbNotFound  = bankCallbackWant{Status: 404, Code: "payment_not_found"}
 	cbEarly     = bankCallbackWant{Status: 400, Code: "callback_before_bank_step"}
 	cbReplayed  = bankCallbackWant{Status: 303, Code: "callback_replayed", Landing: "done"}
-	cbTooLarge  = bankCallbackWant{Status: 413, Code: "body_too_large"}
+	// A callback for a payment that already failed takes the late path:
+	// only a verified, bound approval is recorded (late_approval); anything
+	// else changes nothing.
+	cbLate     = bankCallbackWant{Status: 303, Code: "callback_replayed", Landing: "closed"}
+	cbTooLarge = bankCallbackWant{Status: 413, Code: "body_too_large"}
 )
 
 // ends is a callback the relay acts on: the payment ends in status, the
@@ -87,6 +91,18 @@ func bankCallbackCorpus(model string) []bankCallbackCase {
 		vakifCPCorpus(b)
 	}
 	commonCorpus(b, model)
+	// An approval claimed on the failed payment's callback, after it failed.
+	claim := map[string]map[string]string{
+		"qnb_3dhost":               set("ProcReturnCode", "00", "3DStatus", "1", "AuthCode", "S99999", "TxnResult", "Success"),
+		"qnb_3dmodel":              set("ProcReturnCode", "00", "3DStatus", "1", "AuthCode", "S99999", "TxnResult", "Success"),
+		"vakifbank_mpi":            set("Status", "Y", "Eci", "{other:Eci}", "Cavv", "{other:Cavv}", "ErrorCode", "", "ErrorMessage", ""),
+		"vakifbank_common_payment": set("Rc", "0000", "Message", "İŞLEM BAŞARILI", "TransactionId", "{other:TransactionId}"),
+	}[model]
+	const late = "after the payment failed"
+	b.add(late, "the failed payment's callback replayed", callbackChange{Of: "closed", To: "{closedCbToken}"}, cbLate)
+	b.add(late, "an approval claimed on the failed payment's callback", callbackChange{Of: "closed", To: "{closedCbToken}", Set: claim}, cbLate)
+	b.add(late, "another payment's genuine approval to the failed payment", callbackChange{Of: "other", To: "{closedCbToken}"}, cbLate)
+	b.add(late, "forged junk to the failed payment", callbackChange{Of: "closed", To: "{closedCbToken}", RawBody: str("x=1")}, cbLate)
 	return b.out
 }
 

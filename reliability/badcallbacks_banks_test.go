@@ -54,7 +54,8 @@ type bankCallbackWant struct {
 	// pages are HTML: the code is not in them).
 	Code string `json:"code,omitempty"`
 	// Landing, for a 303: "ok" (the success return URL), "fail" (the error
-	// one) or "done" (where the settled payment ended).
+	// one), "done" (where the settled payment ended) or "closed" (where the
+	// failed one did).
 	Landing string `json:"landing,omitempty"`
 	// Payment is the status the callback's payment ends in; "" means the
 	// callback changed nothing: neither the journal nor the bank's counters.
@@ -110,7 +111,9 @@ type bankCBWorld struct {
 	account string
 	// Returns and payment ids: "" the genuine pending payment (A), "other"
 	// another pending one (B), "failed" a pending one whose 3-D step failed
-	// (F), "done" a settled one (D).
+	// (F), "done" a settled one (D), "closed" one that failed (its 3-D
+	// step failed and its callback came: a later one takes the relay's late
+	// path).
 	returns map[string]bankReturn
 	ids     map[string]string
 	vars    map[string]string
@@ -173,6 +176,14 @@ func newBankCBWorld(t *testing.T, b *banksStack, model, account string) *bankCBW
 	if p := b.payment(t, w.ids["done"]); p.Status != store.StatusSucceeded {
 		t.Fatalf("the done payment is %s", p.Status)
 	}
+	walk("closed", card3DSFails)
+	closed, err := w.deliver(w.returns["closed"])
+	if err != nil || closed.status != http.StatusSeeOther || !strings.HasPrefix(closed.location, "https://shop.example/fail") {
+		t.Fatalf("closing the failed payment: %v %+v", err, closed)
+	}
+	if p := b.payment(t, w.ids["closed"]); p.Status != store.StatusFailed {
+		t.Fatalf("the closed payment is %s", p.Status)
+	}
 	created := b.create(t, account, 5000)
 	w.vars = map[string]string{
 		"{cbToken}":        w.returns[""].token(),
@@ -185,6 +196,8 @@ func newBankCBWorld(t *testing.T, b *banksStack, model, account string) *bankCBW
 		"{unknownToken}":   strings.Repeat("a", 32),
 		"{otherId}":        w.ids["other"],
 		"{doneLanding}":    a.location,
+		"{closedCbToken}":  w.returns["closed"].token(),
+		"{closedLanding}":  closed.location,
 	}
 	for _, key := range []string{"", "other", "failed", "done"} {
 		if p := b.payment(t, w.ids[key]); key != "done" && (p.Status != store.StatusPending || p.Stage != store.StageBankStep) {
@@ -195,7 +208,7 @@ func newBankCBWorld(t *testing.T, b *banksStack, model, account string) *bankCBW
 }
 
 // refField matches {other:Field}: a field of another return.
-var refField = regexp.MustCompile(`\{(genuine|other|failed|done):([^}]+)\}`)
+var refField = regexp.MustCompile(`\{(genuine|other|failed|done|closed):([^}]+)\}`)
 
 func (w *bankCBWorld) expand(s string, vars map[string]string) string {
 	for k, v := range vars {
@@ -466,7 +479,8 @@ func (w *bankCBWorld) run(t *testing.T, c bankCallbackCase) {
 	if a.status != wt.Status {
 		t.Errorf("status %d; want %d (location %q, body %.300q)", a.status, wt.Status, a.location, a.body)
 	}
-	landing := map[string]string{"ok": "https://shop.example/ok", "fail": "https://shop.example/fail", "done": vars["{doneLanding}"], "": ""}[wt.Landing]
+	landing := map[string]string{"ok": "https://shop.example/ok", "fail": "https://shop.example/fail", "done": vars["{doneLanding}"],
+		"closed": vars["{closedLanding}"], "": ""}[wt.Landing]
 	switch {
 	case wt.Landing == "" && a.location != "":
 		t.Errorf("redirect to %q; want none", a.location)
