@@ -124,6 +124,21 @@ func commonCorpus(b *corpusBuilder, model string) {
 	b.add(cat, "a pending payment's callback to the settled one", callbackChange{To: "{doneCbToken}"}, cbReplayed)
 	b.add(cat, "the settled payment's callback replayed", callbackChange{Of: "done", To: "{doneCbToken}"}, cbReplayed)
 	b.add(cat, "forged junk to the settled payment", callbackChange{Of: "done", To: "{doneCbToken}", Set: set(bindField, "x")}, cbReplayed)
+	// Another bank's (or model's) genuine callback: the payment's record
+	// chooses the gateway, never the callback's shape.
+	for _, peer := range bankCallbackModels {
+		if peer.file == model {
+			continue
+		}
+		w := cbMalformed // no VerifyEnrollmentRequestId, no PaymentToken
+		switch {
+		case strings.HasPrefix(model, "qnb") && strings.HasPrefix(peer.file, "qnb"):
+			w = cbMismatch // same merchant, so the hash verifies: the model and the order do not match
+		case strings.HasPrefix(model, "qnb"):
+			w = cbHash // no ResponseHash
+		}
+		b.add(cat, "the genuine callback of a "+peer.file+" payment", callbackChange{Of: "bank:" + peer.file}, w)
+	}
 	// Duplicated fields: a reader that takes the first and one that takes
 	// the last would see different callbacks.
 	const dup = "duplicated fields"
