@@ -20,6 +20,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/posrelay/posrelay/api"
+	"github.com/posrelay/posrelay/internal/leakscan"
 	"github.com/posrelay/posrelay/signer"
 	"github.com/posrelay/posrelay/store"
 )
@@ -536,6 +537,7 @@ func (w *bankCBWorld) run(t *testing.T, c bankCallbackCase) {
 		if n := w.queries() - queriesBefore; n != wt.Queries {
 			t.Errorf("%d result queries; want %d", n, wt.Queries)
 		}
+		w.checkStored(t, payID)
 		for key, p := range map[string]*store.Payment{"": aBefore, "other": otherBefore} {
 			if q := b.payment(t, w.ids[key]); q.Version != p.Version {
 				t.Errorf("payment %q changed: %s/%s v%d → %s/%s v%d", key, p.Status, p.Stage, p.Version, q.Status, q.Stage, q.Version)
@@ -601,4 +603,43 @@ func callsDiff(a, b bankSnapshot) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+var (
+	maskedPANShape = regexp.MustCompile(`^[0-9]{6}[*Xx#]{2,9}[0-9]{4}$`)
+	refShape       = regexp.MustCompile(`^[A-Za-z0-9._-]{0,64}$`)
+)
+
+// checkStored: whatever the callback carried, the payment's record and its
+// webhooks hold no card number, the masked PAN is a mask, and the bank's
+// references are short codes. The callback comes through the shopper's
+// browser: what it brings is never stored as sent (bank/payflex Token).
+func (w *bankCBWorld) checkStored(t *testing.T, id string) {
+	t.Helper()
+	p := w.b.payment(t, id)
+	if m := p.Ref.MaskedPAN; m != "" && !maskedPANShape.MatchString(m) {
+		t.Errorf("the record's masked PAN is %.80q: not a mask", m)
+	}
+	for name, v := range map[string]string{"auth code": p.Ref.AuthCode, "host reference": p.Ref.HostRef, "transaction id": p.Ref.TransID} {
+		if !refShape.MatchString(v) {
+			t.Errorf("the record's %s is %.80q (%d bytes): not a bank reference", name, v, len(v))
+		}
+	}
+	texts := map[string][]byte{}
+	texts["the record"], _ = json.Marshal(struct {
+		Ref    any
+		Result any
+	}{p.Ref, p.Result})
+	hooks, err := w.b.journal.ListWebhooks(context.Background(), store.WebhookFilter{PaymentID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hooks {
+		texts["the webhook "+h.EventType] = h.Body
+	}
+	for where, text := range texts {
+		if pans := leakscan.FindPANs(text); len(pans) > 0 {
+			t.Errorf("%s holds a card number (%d found)", where, len(pans))
+		}
+	}
 }
