@@ -407,7 +407,7 @@ func httpCases() []badCase {
 	add("Content-Length twice, different", "POST /v1/payments HTTP/1.1\nHost: {host}\nContent-Type: application/json\nContent-Length: 2\nContent-Length: 40\n\n", "{}", want{Status: 400, Code: "bad_request"})
 	// Transfer-Encoding wins over Content-Length (RFC 9112 §6.3): read as
 	// chunked, then refused as unsigned.
-	add("Content-Length and Transfer-Encoding", "POST /v1/payments HTTP/1.1\nHost: {host}\nContent-Type: application/json\nContent-Length: 4\nTransfer-Encoding: chunked\n\n", "2\r\n{}\r\n0\r\n\r\n", want{Status: 401, Code: "missing_header"})
+	add("Content-Length and Transfer-Encoding", "POST /v1/payments HTTP/1.1\nHost: {host}\nContent-Type: application/json\nContent-Length: 4\nTransfer-Encoding: chunked\n\n", "2\r\n{}\r\n0\r\n\r\n", want{Status: 400, Code: "bad_request"})
 	add("two Transfer-Encoding headers", "POST /v1/payments HTTP/1.1\nHost: {host}\nTransfer-Encoding: chunked\nTransfer-Encoding: chunked\n\n", "0\r\n\r\n", want{Status: 400, Code: "bad_request"})
 	add("Transfer-Encoding gzip", "POST /v1/payments HTTP/1.1\nHost: {host}\nTransfer-Encoding: gzip\n\n", "", want{Status: 400, Code: "bad_request"})
 	add("two Host headers", "GET /v1/whoami HTTP/1.1\nHost: {host}\nHost: evil.example\n\n", "", want{Status: 400, Code: "bad_request"})
