@@ -300,6 +300,23 @@ type Echo struct {
 	Amount    int64 // minor units; valid only when HasAmount
 	HasAmount bool
 	Currency  string // numeric code, "" if absent
+	// Installments is the callback's installment count (1 = single
+	// payment, as a bank's "0" is); 0 when the callback does not say.
+	Installments int
+}
+
+// ParseInstallments reads a callback's installment count: "" is 0 (not
+// said), "0" and "1" are a single payment (1), N > 1 is N. It reports false
+// for anything else.
+func ParseInstallments(s string) (int, bool) {
+	if s == "" {
+		return 0, true
+	}
+	if len(s) > 2 || !isDigits(s) {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(s)
+	return max(n, 1), true
 }
 
 // Status is the outcome of a bank operation.
@@ -466,4 +483,92 @@ type Verified struct {
 	// Summary is a short secret-free description for the event history,
 	// e.g. "mdStatus=1".
 	Summary string
+}
+
+// CleanRef keeps only what a bank reference can be. Callbacks reach the
+// relay through the shopper's browser and some of their fields are not
+// signed, so a reference is outside input, stored and sent in webhooks:
+//   - an id longer than 64 bytes or with a character ids do not have
+//     (anything but letters, digits and -_.:/) is dropped;
+//   - an authorisation code or RRN (6 and 12 characters by ISO 8583) that
+//     holds a card number (a Luhn-valid run of 13–19 digits) is dropped;
+//     the bank's transaction id is not judged by digits, as a long numeric
+//     id may pass Luhn by chance and operations need it;
+//   - a "masked" card number must be masked (at most 8 leading and 4
+//     trailing digits around *, X or x); a bare card number is masked,
+//     anything else dropped.
+func CleanRef(r Ref) Ref {
+	return Ref{AuthCode: cleanID(r.AuthCode, true), HostRef: cleanID(r.HostRef, true), TransID: cleanID(r.TransID, false), MaskedPAN: cleanMasked(r.MaskedPAN)}
+}
+
+func cleanID(s string, noCards bool) string {
+	if len(s) > 64 || noCards && hasCardNumber(s) {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("-_.:/", c) >= 0) {
+			return ""
+		}
+	}
+	return s
+}
+
+// cleanMasked checks a masked card number (see CleanRef).
+func cleanMasked(s string) string {
+	compact := strings.ReplaceAll(s, " ", "")
+	if isDigits(compact) {
+		if len(compact) >= 12 && len(compact) <= 19 {
+			return MaskPAN(compact)
+		}
+		return ""
+	}
+	if len(compact) > 19 {
+		return ""
+	}
+	i := 0
+	for i < len(compact) && isDigit(compact[i]) {
+		i++
+	}
+	lead := i
+	for i < len(compact) && strings.IndexByte("*Xx", compact[i]) >= 0 {
+		i++
+	}
+	mask := i - lead
+	j := i
+	for j < len(compact) && isDigit(compact[j]) {
+		j++
+	}
+	if j != len(compact) || mask == 0 || lead > 8 || j-i > 4 {
+		return ""
+	}
+	return s
+}
+
+// hasCardNumber reports whether s holds a Luhn-valid run of 13–19 digits
+// (a whole run: longer digit runs are not card numbers).
+func hasCardNumber(s string) bool {
+	run := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && isDigit(s[i]) {
+			run++
+			continue
+		}
+		if run >= 13 && run <= 19 && Luhn(s[i-run:i]) {
+			return true
+		}
+		run = 0
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -202,7 +202,8 @@ func (r *Relay) recordLateApproval(c context.Context, p *store.Payment, ref *ban
 		}
 	}
 	now := r.now().UTC()
-	detail := map[string]string{"source": source, "status_was": string(p.Status), "auth_code": ref.AuthCode, "host_ref": ref.HostRef}
+	clean := bank.CleanRef(*ref)
+	detail := map[string]string{"source": source, "status_was": string(p.Status), "auth_code": clean.AuthCode, "host_ref": clean.HostRef}
 	if _, err := r.journal.UpdatePayment(c, p.ID, func(q *store.Payment) (*store.Change, error) {
 		q.UpdatedAt = now
 		return &store.Change{Events: []store.Event{{At: now, Kind: eventLateApproval, Detail: detail}}}, nil
@@ -229,6 +230,9 @@ func bind(p *store.Payment, e bank.Echo) error {
 	}
 	if e.HasAmount && e.Amount != p.Amount {
 		return fmt.Errorf("%w: amount %d, payment is for %d", bank.ErrBinding, e.Amount, p.Amount)
+	}
+	if e.Installments > 0 && e.Installments != max(p.Installments, 1) {
+		return fmt.Errorf("%w: %d installments, payment is for %d", bank.ErrBinding, e.Installments, max(p.Installments, 1))
 	}
 	if e.Currency != "" {
 		cur, _ := bank.LookupCurrency(p.Currency)

@@ -51,7 +51,10 @@ func (r *Relay) finalize(ctx context.Context, id string, guard func(*store.Payme
 	return p, err
 }
 
+// mergeRef copies the bank's references that src has into dst, cleaned
+// (bank.CleanRef: a callback's references are outside input).
 func mergeRef(dst *bank.Ref, src bank.Ref) {
+	src = bank.CleanRef(src)
 	if src.AuthCode != "" {
 		dst.AuthCode = src.AuthCode
 	}

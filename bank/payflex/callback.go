@@ -55,9 +55,14 @@ func (g *Gateway) Verify(p *bank.Payment, cb *bank.Callback) (*bank.Verified, er
 		return nil, fmt.Errorf("%w: PurchCurrency %q, payment is in %s", bank.ErrBinding, Token(c), p.Currency.Numeric)
 	}
 
+	inst, ok := bank.ParseInstallments(f.Value("InstallmentCount"))
+	if !ok {
+		return nil, fmt.Errorf("%w: InstallmentCount %q is not a count", bank.ErrMalformed, Token(f.Value("InstallmentCount")))
+	}
+
 	status := f.Value("Status")
 	eci, cavv := f.Value("Eci"), f.Value("Cavv")
-	v := &bank.Verified{Echo: bank.Echo{OrderID: p.OrderID}, Summary: "Status=" + Token(status)}
+	v := &bank.Verified{Echo: bank.Echo{OrderID: p.OrderID, Installments: inst}, Summary: "Status=" + Token(status)}
 	if eci != "" {
 		v.Summary += " Eci=" + Token(eci)
 	}

@@ -45,6 +45,11 @@ func (g *Gateway) decide(f map[string]string, wantRnd string) (*bank.Verified, e
 		return nil, fmt.Errorf("%w: Rnd is not the one this attempt's form sent", bank.ErrBinding)
 	}
 	v := &bank.Verified{Echo: bank.Echo{OrderID: oid, Currency: f["Currency"]}}
+	inst, ok := bank.ParseInstallments(f["InstallmentCount"])
+	if !ok {
+		return nil, fmt.Errorf("%w: InstallmentCount is not a count", bank.ErrMalformed)
+	}
+	v.Echo.Installments = inst
 	if a := f["PurchAmount"]; a != "" {
 		amt, err := bank.ParseAmount(a)
 		if err != nil {

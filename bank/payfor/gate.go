@@ -61,8 +61,9 @@ func (g *Gateway) gateAnswer(p *bank.Payment, resp *bank.Response, rnd string) (
 	if err != nil {
 		return nil, fmt.Errorf("payfor 3-D form: the gate answered with a callback the relay cannot use: %w", err)
 	}
-	if v.Echo.OrderID != p.OrderID || v.Echo.HasAmount && v.Echo.Amount != p.Amount {
-		return nil, fmt.Errorf("payfor 3-D form: %w: the gate's answer names another order or amount than the payment's", bank.ErrBinding)
+	if v.Echo.OrderID != p.OrderID || v.Echo.HasAmount && v.Echo.Amount != p.Amount ||
+		v.Echo.Installments > 0 && v.Echo.Installments != max(p.Installments, 1) {
+		return nil, fmt.Errorf("payfor 3-D form: %w: the gate's answer names another order, amount or installment count than the payment's", bank.ErrBinding)
 	}
 	if v.Outcome != nil && v.Outcome.Status == bank.Failed {
 		return &bank.Step{Outcome: v.Outcome}, nil
