@@ -560,9 +560,19 @@ const defaultMaxBody = 65536
 // the body would then often get a connection reset instead of the 413 (the
 // kernel discards the answer), which made these cases flaky.
 func (w *badInputWorld) headersFirst(req *http.Request) (*answer, error) {
-	conn, err := net.DialTimeout("tcp", req.URL.Host, 5*time.Second)
+	resp, b, err := headFirst(req)
 	if err != nil {
 		return nil, err
+	}
+	return &answer{status: resp.StatusCode, body: b, location: resp.Header.Get("Location")}, nil
+}
+
+// headFirst is headersFirst's exchange: the answer (its body read, and
+// scanned for leaks) to an oversized request's head.
+func headFirst(req *http.Request) (*http.Response, []byte, error) {
+	conn, err := net.DialTimeout("tcp", req.URL.Host, 5*time.Second)
+	if err != nil {
+		return nil, nil, err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
@@ -575,16 +585,16 @@ func (w *badInputWorld) headersFirst(req *http.Request) (*answer, error) {
 	}
 	head.WriteString("\r\n")
 	if _, err := io.WriteString(conn, head.String()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
-		return nil, fmt.Errorf("no answer to an oversized request's head: %w", err)
+		return nil, nil, fmt.Errorf("no answer to an oversized request's head: %w", err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	leaks.CheckResponse("oversized "+req.Method+" "+leakscan.RedactPath(req.URL.Path), w.s.url, b)
-	return &answer{status: resp.StatusCode, body: b, location: resp.Header.Get("Location")}, nil
+	leaks.CheckResponse("oversized "+req.Method+" "+leakscan.RedactPath(req.URL.Path), req.URL.Scheme+"://"+req.URL.Host, b)
+	return resp, b, nil
 }
 
 // sendRaw writes c.Raw on a new connection and reads one answer (status 0
