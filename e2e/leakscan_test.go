@@ -35,14 +35,24 @@ func TestMain(m *testing.M) {
 }
 
 // watch registers a harness's secrets and the base URLs of its bank
-// simulators with the leak scan.
-func watch(secrets []string, bankURLs ...string) {
+// simulators with the leak scan. The simulators' origins are taken back by
+// a cleanup of t: call watch after registering the cleanup that closes the
+// simulators, so that the origins go first, while the simulators still
+// hold their ports. A port a closed simulator freed is soon handed to
+// another listener — a later test's relay — whose answers would otherwise
+// be read as a bank's pages, and the card fields of its auto-post form to
+// its own simulator reported as a leak.
+func watch(t testing.TB, secrets []string, bankURLs ...string) {
+	t.Helper()
 	leaks.AddSecrets(secrets...)
+	var origins []string
 	for _, b := range bankURLs {
 		if u, err := url.Parse(b); err == nil && u.Host != "" {
-			leaks.AddBankOrigins(u.Scheme + "://" + u.Host)
+			origins = append(origins, u.Scheme+"://"+u.Host)
 		}
 	}
+	leaks.AddBankOrigins(origins...)
+	t.Cleanup(func() { leaks.RemoveBankOrigins(origins...) })
 }
 
 // checkLeaks scans a text (a relay's log, a webhook body) and fails t on a hit.

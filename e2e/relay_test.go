@@ -157,7 +157,7 @@ sites:
       - {bank: halkbank, environment: sim, model: %s, client_id: "190100000", api_user: API, store_key: "${STORE_KEY}", api_password: "${API_PASSWORD}"}
 `, s.addr, s.addr, s.stateDir, s.simURL, keyID, s.recv.srv.URL+"/_functions/posrelay", model)
 	s.client = &relayclient.Client{BaseURL: "http://" + s.addr, KeyID: keyID, Secret: []byte(secret), Now: s.clock.Now}
-	watch([]string{secret, whsec, s.storeKey, "pw-123"}, s.simURL)
+	watch(t, []string{secret, whsec, s.storeKey, "pw-123"}, s.simURL) // after simSrv.Close's cleanup: see watch
 	s.start()
 	t.Cleanup(func() {
 		if s.stop != nil {

@@ -454,7 +454,7 @@ sites:
 		}
 		checkLeaks(t, "relay log", []byte(logs.String()))
 	})
-	watch([]string{secret, whsec, password}, "http://"+simLn.Addr().String())
+	watch(t, []string{secret, whsec, password}, "http://"+simLn.Addr().String()) // after the simulator's cleanup: see watch
 	return &vakifStack{clock: clock, sim: sim, relay: r, journal: j, recv: recv, url: "http://" + addr, logs: logs,
 		client: &relayclient.Client{BaseURL: "http://" + addr, KeyID: keyID, Secret: []byte(secret), Now: clock.Now}}
 }

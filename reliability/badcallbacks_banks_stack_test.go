@@ -57,7 +57,7 @@ func newBanksStack(t *testing.T) *banksStack {
 	b.vakif = vakif.New(b.vakifCfg)
 	vsrv := httptest.NewServer(b.vakif.Handler())
 	t.Cleanup(func() { b.vakif.Close(); vsrv.Close() })
-	leaks.AddBankOrigins(qsrv.URL, vsrv.URL)
+	watchBanks(t, qsrv.URL, vsrv.URL) // after the simulators' cleanups: see watchBanks
 
 	s := &stack{t: t, clock: newFakeClock(), logs: &syncBuffer{}, http: &http.Client{Timeout: 15 * time.Second}}
 	b.stack = s

@@ -184,8 +184,7 @@ func TestBadInput(t *testing.T) {
 func newBadInputWorld(t *testing.T) *badInputWorld {
 	ctx := context.Background()
 	bank := newBankAccount(t)
-	bankURL := bank.serve(t)
-	leaks.AddBankOrigins(bankURL)
+	bankURL := bank.serve(t) // registered with the leak scan by serve
 	key2, secret2 := signer.NewKeySecret()
 	leaks.AddSecrets(secret2)
 	s := newStack(t, bank, bankURL, stackOptions{

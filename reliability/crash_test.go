@@ -107,7 +107,6 @@ func TestCrashKill9(t *testing.T) {
 	whsec := signer.NewWebhookSecret()
 	recv := newReceiver(t, whsec)
 	leaks.AddSecrets(secret, whsec, strings.TrimPrefix(whsec, "whsec_"), bank.storeKey, bank.apiPassword)
-	leaks.AddBankOrigins(simURL)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -384,6 +384,7 @@ func runFaultCase(t *testing.T, fc faultCase) {
 
 	// Everything this case started stops.
 	s.stop()
+	leaks.RemoveBankOrigins(srv.URL) // before its port is free again: see watchBanks
 	srv.Close()
 	s.recv.srv.Close()
 	bank.sim.Close()

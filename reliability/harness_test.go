@@ -169,7 +169,7 @@ func newBankAccount(t testing.TB) *bankAccount {
 func (a *bankAccount) serve(t testing.TB) string {
 	srv := httptest.NewServer(a.sim.Handler())
 	t.Cleanup(srv.Close)
-	leaks.AddBankOrigins(srv.URL)
+	watchBanks(t, srv.URL) // after srv.Close's cleanup: see watchBanks
 	return srv.URL
 }
 

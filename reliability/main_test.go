@@ -36,6 +36,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// watchBanks registers bank simulators' base URLs with the leak scan until
+// t's cleanups reach the one it adds: call it after registering the
+// cleanup that closes the simulators, so that their origins are taken back
+// while the simulators still hold their ports. A port a closed simulator
+// freed may go to a later test's relay, whose pages would otherwise be read
+// as a bank's (and the card fields of its form to its own bank reported).
+func watchBanks(t testing.TB, urls ...string) {
+	leaks.AddBankOrigins(urls...)
+	t.Cleanup(func() { leaks.RemoveBankOrigins(urls...) })
+}
+
 // What the tests' shopper types besides the card number.
 const (
 	typedCVV   = "000"

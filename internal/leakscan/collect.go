@@ -22,6 +22,7 @@ type Collector struct {
 	mu          sync.Mutex
 	hits        []Hit
 	bankOrigins []string
+	bankRefs    map[string]int // how many registrations each bank origin has
 	texts       int
 	bytes       int64
 }
@@ -34,13 +35,42 @@ func NewCollector() *Collector { return &Collector{Scanner: New()} }
 // fields (the card's one trip to the bank in the models where the relay's
 // page takes it); a bank's own page may echo the expiry back in its
 // callback form, as the real gateways do.
+//
+// An origin stays registered until RemoveBankOrigins takes it back: do that
+// before the simulator's listener closes, or a later listener that gets the
+// same port (a relay) is taken for a bank, and its pages' card fields to the
+// bank are reported.
 func (c *Collector) AddBankOrigins(origins ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bankRefs == nil {
+		c.bankRefs = map[string]int{}
+	}
+	for _, o := range origins {
+		o = strings.TrimRight(o, "/")
+		if o == "" {
+			continue
+		}
+		if c.bankRefs[o]++; c.bankRefs[o] == 1 {
+			c.bankOrigins = append(c.bankOrigins, o)
+		}
+	}
+}
+
+// RemoveBankOrigins takes back registrations made by AddBankOrigins; an
+// origin registered more than once stays until its last registration is
+// taken back.
+func (c *Collector) RemoveBankOrigins(origins ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, o := range origins {
 		o = strings.TrimRight(o, "/")
-		if o != "" && !containsString(c.bankOrigins, o) {
-			c.bankOrigins = append(c.bankOrigins, o)
+		if c.bankRefs[o] == 0 {
+			continue
+		}
+		if c.bankRefs[o]--; c.bankRefs[o] == 0 {
+			delete(c.bankRefs, o)
+			c.bankOrigins = slices.DeleteFunc(c.bankOrigins, func(x string) bool { return x == o })
 		}
 	}
 }
@@ -102,7 +132,8 @@ func (c *Collector) origins() []string {
 // under the rules of AddBankOrigins.
 func (c *Collector) CheckResponse(source, origin string, body []byte) []Hit {
 	banks := c.origins()
-	if containsString(banks, origin) {
+	fromBank := containsString(banks, origin)
+	if fromBank {
 		body = StripFormInputs(body, []string{""}, ExpiryField)
 	} else {
 		body = StripFormInputs(body, banks, nil)
@@ -110,15 +141,18 @@ func (c *Collector) CheckResponse(source, origin string, body []byte) []Hit {
 	hits := c.Scan(source, body)
 	if len(hits) > 0 {
 		// Say where the page's forms post and whether that is a known
-		// bank, so a hit on a bank-bound form is told from a real leak.
+		// bank, so a hit on a bank-bound form is told from a real leak;
+		// and whether the answer itself was read as a bank's page (only
+		// its expiry fields are let through).
 		var actions []string
 		for _, f := range findTags(asciiLower(body), "form") {
 			a := tagAttrs(body[f.from:f.to])["action"]
-			known := slices.ContainsFunc(banks, func(p string) bool { return strings.HasPrefix(a, p) })
+			known := slices.ContainsFunc(banks, func(p string) bool { return onOrigin(a, p) })
 			actions = append(actions, fmt.Sprintf("%q (registered bank: %t)", RedactPath(a), known))
 		}
 		for i := range hits {
-			hits[i].What += fmt.Sprintf("; the answer's forms post to %v; %d bank origins registered", actions, len(banks))
+			hits[i].What += fmt.Sprintf("; the answer's forms post to %v; the answer's origin is a registered bank: %t; %d bank origins registered",
+				actions, fromBank, len(banks))
 		}
 	}
 	return c.record(body, hits)

@@ -643,8 +643,18 @@ func tagAttrs(tag []byte) map[string]string {
 	}
 }
 
+// onOrigin reports whether url is on origin (scheme://host:port): equal
+// to it or followed by a path, query or fragment, so that :3404 does not
+// cover :34047. The empty origin covers every URL.
+func onOrigin(url, origin string) bool {
+	if origin == "" || url == origin {
+		return true
+	}
+	return strings.HasPrefix(url, origin) && strings.IndexByte("/?#", url[len(origin)]) >= 0
+}
+
 // StripFormInputs returns body with the input tags removed from every form
-// whose action starts with one of actionPrefixes and whose name remove
+// whose action is on one of the origins in actionPrefixes ("" = any) and whose name remove
 // accepts (nil = remove every input of such a form). It lets a scan skip
 // the one place card data is meant to be: the form that carries it to the
 // bank.
@@ -656,7 +666,7 @@ func StripFormInputs(body []byte, actionPrefixes []string, remove func(name stri
 	var cut []span
 	for _, f := range findTags(lower, "form") {
 		action := tagAttrs(body[f.from:f.to])["action"]
-		if !slices.ContainsFunc(actionPrefixes, func(p string) bool { return strings.HasPrefix(action, p) }) {
+		if !slices.ContainsFunc(actionPrefixes, func(p string) bool { return onOrigin(action, p) }) {
 			continue
 		}
 		end := bytes.Index(lower[f.to:], []byte("</form"))

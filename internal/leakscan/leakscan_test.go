@@ -192,6 +192,7 @@ func TestCheckResponseNamesForms(t *testing.T) {
 		{"to a registered bank", []string{"https://bank.example"}, ""},
 		{"to an unregistered origin", []string{"https://other.example"}, `"https://bank.example/fim/est3Dgate" (registered bank: false)`},
 		{"nothing registered", nil, "0 bank origins registered"},
+		{"a registered origin that is only a prefix of the form's", []string{"https://bank.exampl"}, `(registered bank: false)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := NewCollector()
@@ -213,5 +214,40 @@ func TestCheckResponseNamesForms(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRemoveBankOrigins: a relay that got the port of a closed bank
+// simulator is read as a bank while that simulator's origin stays
+// registered — its auto-post form's card fields to its own (registered)
+// simulator are hits — and as a relay once the origin is taken back. An
+// origin registered twice stays until both registrations are taken back.
+func TestRemoveBankOrigins(t *testing.T) {
+	page := `<form id="bankform" method="post" action="http://127.0.0.1:2/fim/est3Dgate" target="_top">` +
+		`<input type="hidden" name="pan" value="4355084355084358"><input type="hidden" name="Ecom_Payment_Card_ExpDate_Month" value="12">` +
+		`<input type="hidden" name="cv2" value="000"></form>`
+	// The relay listens where a closed simulator did: stale is its origin.
+	const relay, sim = "http://127.0.0.1:1", "http://127.0.0.1:2"
+	const stale = relay
+	c := NewCollector()
+	c.AddCards(typed)
+	c.AddBankOrigins(sim, stale)
+	hits := c.CheckResponse("POST "+relay+"/pay/{token}", relay, []byte(page))
+	if got := kinds(hits); len(got) != 2 || got[0] != KindKnownPAN || got[1] != KindCVV ||
+		!strings.Contains(hits[0].What, "the answer's origin is a registered bank: true") {
+		t.Fatalf("relay on a stale bank origin: %v; want the card number and cv2, the answer said to come from a bank", hits)
+	}
+	c.AddBankOrigins(stale)
+	c.RemoveBankOrigins(stale)
+	if hits := c.CheckResponse("POST "+relay+"/pay/{token}", relay, []byte(page)); len(hits) == 0 {
+		t.Fatal("an origin registered twice went with its first removal")
+	}
+	c.RemoveBankOrigins(stale, "http://never.registered")
+	if hits := c.CheckResponse("POST "+relay+"/pay/{token}", relay, []byte(page)); len(hits) > 0 {
+		t.Fatalf("after the stale origin was removed: %v; want none", hits)
+	}
+	c.RemoveBankOrigins(sim)
+	if got := kinds(c.CheckResponse("POST "+relay+"/pay/{token}", relay, []byte(page))); len(got) != 3 || got[1] != KindExpiry {
+		t.Fatalf("form to a removed bank: %v; want its card number, expiry and cv2", got)
 	}
 }
