@@ -12,17 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-
 	"github.com/posrelay/posrelay/banksim/payfor"
 	"github.com/posrelay/posrelay/banksim/vakif"
 	"github.com/posrelay/posrelay/config"
 	"github.com/posrelay/posrelay/internal/browser"
-	"github.com/posrelay/posrelay/proxy"
-	"github.com/posrelay/posrelay/relayclient"
 	"github.com/posrelay/posrelay/signer"
-	"github.com/posrelay/posrelay/store"
 )
 
 // The relay's accounts on the QNB (PayFor) and VakıfBank simulators, by the
@@ -103,42 +97,7 @@ sites:
 		ln.Close()
 		t.Fatal(err)
 	}
-	s.cfg = cfg
-	j, err := store.OpenSQLite(s.dbPath, store.SQLiteOptions{})
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(s.logs), zapcore.DebugLevel))
-	r, err := proxy.New(proxy.Options{Config: cfg, Journal: j, Logger: log, Now: s.clock.Now})
-	if err != nil {
-		ln.Close()
-		j.Close()
-		t.Fatal(err)
-	}
-	s.relay, s.journal = r, j
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.RunListener(ctx, ln) }()
-	s.client = &relayclient.Client{BaseURL: s.url, KeyID: s.keyID, Secret: []byte(s.secret), Now: s.clock.Now}
-	s.stop = func() {
-		if s.stopped {
-			return
-		}
-		s.stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("relay: %v", err)
-		}
-		if err := j.Close(); err != nil {
-			t.Errorf("journal: %v", err)
-		}
-		for _, h := range leaks.Check("relay log", s.logs.Bytes()) {
-			t.Errorf("leak: %s", h)
-		}
-	}
-	t.Cleanup(s.stop)
-	waitUntil(t, 10*time.Second, "the relay answers /healthz", func() bool { return s.healthy() })
+	s.start(t, cfg, ln, nil)
 	return b
 }
 

@@ -261,42 +261,7 @@ func newStack(t testing.TB, bank *bankAccount, bankURL string, o stackOptions) *
 		ln.Close()
 		t.Fatal(err)
 	}
-	s.cfg = cfg
-	j, err := store.OpenSQLite(s.dbPath, store.SQLiteOptions{})
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(s.logs), zapcore.DebugLevel))
-	r, err := proxy.New(proxy.Options{Config: cfg, Journal: j, Logger: log, Now: s.clock.Now, BankRoots: o.roots})
-	if err != nil {
-		ln.Close()
-		j.Close()
-		t.Fatal(err)
-	}
-	s.relay, s.journal = r, j
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.RunListener(ctx, ln) }()
-	s.client = &relayclient.Client{BaseURL: s.url, KeyID: s.keyID, Secret: []byte(s.secret), Now: s.clock.Now}
-	s.stop = func() {
-		if s.stopped {
-			return
-		}
-		s.stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("relay: %v", err)
-		}
-		if err := j.Close(); err != nil {
-			t.Errorf("journal: %v", err)
-		}
-		for _, h := range leaks.Check("relay log", s.logs.Bytes()) {
-			t.Errorf("leak: %s", h)
-		}
-	}
-	t.Cleanup(s.stop)
-	waitUntil(t, 10*time.Second, "the relay answers /healthz", func() bool { return s.healthy() })
+	s.start(t, cfg, ln, o.roots)
 	return s
 }
 
@@ -595,4 +560,48 @@ func apiError(err error) *relayclient.Error {
 		return e
 	}
 	return nil
+}
+
+// start runs the relay of cfg on ln with a fresh journal at s.dbPath
+// (bank TLS trusting roots as well, when set) until the test ends, and
+// waits for it to answer /healthz. The relay's log is leak-scanned when
+// it stops.
+func (s *stack) start(t testing.TB, cfg *config.Config, ln net.Listener, roots *x509.CertPool) {
+	t.Helper()
+	s.cfg = cfg
+	j, err := store.OpenSQLite(s.dbPath, store.SQLiteOptions{})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(s.logs), zapcore.DebugLevel))
+	r, err := proxy.New(proxy.Options{Config: cfg, Journal: j, Logger: log, Now: s.clock.Now, BankRoots: roots})
+	if err != nil {
+		ln.Close()
+		j.Close()
+		t.Fatal(err)
+	}
+	s.relay, s.journal = r, j
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.RunListener(ctx, ln) }()
+	s.client = &relayclient.Client{BaseURL: s.url, KeyID: s.keyID, Secret: []byte(s.secret), Now: s.clock.Now}
+	s.stop = func() {
+		if s.stopped {
+			return
+		}
+		s.stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+		if err := j.Close(); err != nil {
+			t.Errorf("journal: %v", err)
+		}
+		for _, h := range leaks.Check("relay log", s.logs.Bytes()) {
+			t.Errorf("leak: %s", h)
+		}
+	}
+	t.Cleanup(s.stop)
+	waitUntil(t, 10*time.Second, "the relay answers /healthz", func() bool { return s.healthy() })
 }
