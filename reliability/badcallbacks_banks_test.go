@@ -276,35 +276,9 @@ func (w *bankCBWorld) deliver(r bankReturn) (*bankAnswer, error) {
 
 // request builds the HTTP request of a return changed by cc.
 func (w *bankCBWorld) request(src bankReturn, cc callbackChange, vars map[string]string) (*http.Request, error) {
-	fs := append([]field(nil), src.fields...)
-	set := func(name, v string) {
-		for i := range fs {
-			if fs[i].name == name {
-				fs[i].value = v
-				return
-			}
-		}
-		fs = append(fs, field{name, v})
-	}
-	current := func(name string) string {
-		for _, f := range fs {
-			if f.name == name {
-				return f.value
-			}
-		}
-		return ""
-	}
-	for _, name := range sortedKeys(cc.Set) {
-		set(name, strings.ReplaceAll(w.expand(cc.Set[name], vars), "{same}", current(name)))
-	}
-	for _, d := range cc.Del {
-		for i := 0; i < len(fs); i++ {
-			if fs[i].name == d {
-				fs = append(fs[:i], fs[i+1:]...)
-				i--
-			}
-		}
-	}
+	fs := edit(append([]field(nil), src.fields...), cc, func(s string) string { return w.expand(s, vars) })
+	set := func(name, v string) { fs = fieldList(fs).set(name, v) }
+	current := func(name string) string { return fieldList(fs).get(name) }
 	if cc.Resign != "" {
 		// A new ResponseHash over the changed fields: "payfor" with the
 		// merchant's key (someone who holds it), "payfor:KEY" with another,

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -678,6 +679,43 @@ func (w *badInputWorld) sendCardForm(c badCase) (*answer, error) {
 // field is one callback field, in order.
 type field struct{ name, value string }
 
+// fieldList is a callback's fields, in order.
+type fieldList []field
+
+// set gives name the value v, in its place, or adds it at the end.
+func (fs fieldList) set(name, v string) fieldList {
+	for i := range fs {
+		if fs[i].name == name {
+			fs[i].value = v
+			return fs
+		}
+	}
+	return append(fs, field{name, v})
+}
+
+// get is name's value ("" when absent).
+func (fs fieldList) get(name string) string {
+	for _, f := range fs {
+		if f.name == name {
+			return f.value
+		}
+	}
+	return ""
+}
+
+// edit applies cc's Set (expanded; {same} stands for the field's current
+// value) and Del to fs.
+func edit(fs []field, cc callbackChange, expand func(string) string) []field {
+	l := fieldList(fs)
+	for _, name := range sortedKeys(cc.Set) {
+		l = l.set(name, strings.ReplaceAll(expand(cc.Set[name]), "{same}", l.get(name)))
+	}
+	for _, d := range cc.Del {
+		l = slices.DeleteFunc(l, func(f field) bool { return f.name == d })
+	}
+	return l
+}
+
 // sendCallback builds a hostile callback from a genuine one and posts it.
 func (w *badInputWorld) sendCallback(c badCase) (*answer, error) {
 	cc := c.Callback
@@ -693,34 +731,8 @@ func (w *badInputWorld) sendCallback(c badCase) (*answer, error) {
 		fs = append(fs, field{n, src.Values.Get(n)})
 	}
 	before := encodeFields(fs)
-	set := func(name, v string) {
-		for i := range fs {
-			if fs[i].name == name {
-				fs[i].value = v
-				return
-			}
-		}
-		fs = append(fs, field{name, v})
-	}
-	current := func(name string) string {
-		for _, f := range fs {
-			if f.name == name {
-				return f.value
-			}
-		}
-		return ""
-	}
-	for _, name := range sortedKeys(cc.Set) {
-		set(name, strings.ReplaceAll(w.expand(cc.Set[name]), "{same}", current(name)))
-	}
-	for _, d := range cc.Del {
-		for i := 0; i < len(fs); i++ {
-			if fs[i].name == d {
-				fs = append(fs[:i], fs[i+1:]...)
-				i--
-			}
-		}
-	}
+	fs = edit(fs, *cc, w.expand)
+	set := func(name, v string) { fs = fieldList(fs).set(name, v) }
 	switch {
 	case cc.Resign == "ver3":
 		m := map[string]string{}
@@ -748,7 +760,7 @@ func (w *badInputWorld) sendCallback(c badCase) (*answer, error) {
 		return nil, fmt.Errorf("unknown resign %q", cc.Resign)
 	}
 	for _, a := range cc.Add {
-		fs = append(fs, field{a[0], strings.ReplaceAll(w.expand(a[1]), "{same}", current(a[0]))})
+		fs = append(fs, field{a[0], strings.ReplaceAll(w.expand(a[1]), "{same}", fieldList(fs).get(a[0]))})
 	}
 	for i := 0; i < cc.Junk; i++ {
 		fs = append(fs, field{"junk" + strconv.Itoa(i), "x"})
