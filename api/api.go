@@ -82,8 +82,11 @@ type BankStatus struct {
 	Amount   int64  `json:"amount"`
 	Captured int64  `json:"captured"`
 	Refunded int64  `json:"refunded"`
-	Settled  bool   `json:"settled"`
-	Checked  string `json:"checkedAt"`
+	// RefundedUnknown: the bank says the payment has refunds but not
+	// their total (refunded is then 0).
+	RefundedUnknown bool   `json:"refundedUnknown,omitempty"`
+	Settled         bool   `json:"settled"`
+	Checked         string `json:"checkedAt"`
 }
 
 // Refund is the body of POST /v1/payments/{id}/refunds.

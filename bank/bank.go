@@ -494,9 +494,9 @@ type Verified struct {
 //     holds a card number (a Luhn-valid run of 13–19 digits) is dropped;
 //     the bank's transaction id is not judged by digits, as a long numeric
 //     id may pass Luhn by chance and operations need it;
-//   - a "masked" card number must be masked (at most 8 leading and 4
-//     trailing digits around *, X or x); a bare card number is masked,
-//     anything else dropped.
+//   - a "masked" card number must be masked (at most the first 6 and
+//     last 4 digits around *, X or x, or 8 and 4 of 16 digits or more); a
+//     bare card number is masked, anything else dropped.
 func CleanRef(r Ref) Ref {
 	return Ref{AuthCode: cleanID(r.AuthCode, true), HostRef: cleanID(r.HostRef, true), TransID: cleanID(r.TransID, false), MaskedPAN: cleanMasked(r.MaskedPAN)}
 }
@@ -539,7 +539,11 @@ func cleanMasked(s string) string {
 	for j < len(compact) && isDigit(compact[j]) {
 		j++
 	}
-	if j != len(compact) || mask == 0 || lead > 8 || j-i > 4 {
+	// PCI DSS shows at most the first 6 and last 4 digits, or the first 8
+	// and last 4 of a number of 16 digits or more; more would give the
+	// rest away with the Luhn check digit.
+	shown := lead + j - i
+	if j != len(compact) || mask == 0 || lead > 8 || j-i > 4 || shown > 10 && (shown > 12 || len(compact) < 16) || len(s) > 32 {
 		return ""
 	}
 	return s

@@ -453,13 +453,23 @@ func (r *Relay) resolveOperation(ctx context.Context, op *store.Operation) (bool
 		if err != nil {
 			return false, err
 		}
+		open := 0 // other refunds still open, before or after this one
 		for _, o := range ops {
-			if o.ID != op.ID && o.Kind == bank.OpRefund && (o.Status == store.OpUnknown || o.Status == store.OpPending) && o.CreatedAt.Before(op.CreatedAt) {
-				earlier += o.Amount
+			if o.ID != op.ID && o.Kind == bank.OpRefund && (o.Status == store.OpUnknown || o.Status == store.OpPending) {
+				open++
+				if o.CreatedAt.Before(op.CreatedAt) {
+					earlier += o.Amount
+				}
 			}
 		}
-		if st.Refunded >= p.Refunded+earlier+op.Amount {
+		switch {
+		case st.Refunded >= p.Refunded+earlier+op.Amount:
 			res = &bank.OpResult{Status: bank.Succeeded, Result: bank.NewResult(bank.CodeApproved, "", "confirmed by status query")}
+		case st.RefundedUnknown && p.Refunded == 0 && open == 0:
+			// The bank shows refunds without their total, and this is the
+			// only refund the relay ever sent for the payment: it is the
+			// one the bank shows.
+			res = &bank.OpResult{Status: bank.Succeeded, Result: bank.NewResult(bank.CodeApproved, "", "confirmed by status query (the only refund; the bank gave no total)")}
 		}
 	case bank.OpVoid:
 		if st.State == bank.TxnVoided {

@@ -520,6 +520,7 @@ func (r *Relay) readCard(ctx *fasthttp.RequestCtx, t *pageText, p *store.Payment
 }
 
 func (r *Relay) submitCard(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment) {
+	defer wipeCardForm(ctx) // on every path: a double click's second post carries the card too
 	c := context.Background()
 	t := textFor(p.Language)
 	p, _ = r.expireIfDue(c, p)
@@ -535,7 +536,6 @@ func (r *Relay) submitCard(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Paym
 	if !ok {
 		return
 	}
-	defer wipeCardForm(ctx)
 	card, inst, msg := r.readCard(ctx, t, p)
 	if card == nil {
 		rs.code, rs.decision = "invalid_card_form", "card_form_refused"

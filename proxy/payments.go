@@ -435,7 +435,7 @@ func (r *Relay) getPayment(ctx *fasthttp.RequestCtx, rs *reqState, site *config.
 			return
 		}
 		bs = &api.BankStatus{State: string(st.State), Amount: st.Amount, Captured: st.Captured, Refunded: st.Refunded,
-			Settled: st.Settled, Checked: r.now().UTC().Format(time.RFC3339)}
+			RefundedUnknown: st.RefundedUnknown, Settled: st.Settled, Checked: r.now().UTC().Format(time.RFC3339)}
 		// refresh changes only a payment that is not final: read it again
 		// only then.
 		if !p.Status.Final() {

@@ -304,6 +304,9 @@ func (r *Relay) compareWithBank(ctx context.Context, p *store.Payment, rep *Repo
 		return
 	}
 	bankSays := fmt.Sprintf("%s, amount %d, refunded %d", st.State, st.Amount, st.Refunded)
+	if st.RefundedUnknown {
+		bankSays = fmt.Sprintf("%s, amount %d, refunded (total not given)", st.State, st.Amount)
+	}
 	journal := fmt.Sprintf("%s, amount %d, refunded %d", p.Status, p.Amount, p.Refunded)
 	approvedAtBank := st.State == bank.TxnApproved || st.State == bank.TxnRefunded
 	switch {
@@ -316,7 +319,8 @@ func (r *Relay) compareWithBank(ctx context.Context, p *store.Payment, rep *Repo
 		(p.Status == store.StatusFailed || p.Status == store.StatusExpired || p.Status == store.StatusCanceled) && approvedAtBank,
 		p.Status == store.StatusUnknown:
 		issue(issueStateDiffers, journal, bankSays)
-	case approvedAtBank && st.Refunded != p.Refunded:
+	case approvedAtBank && !st.RefundedUnknown && st.Refunded != p.Refunded,
+		st.RefundedUnknown && p.Refunded == 0:
 		issue(issueRefundDiffers, journal, bankSays)
 	}
 }
