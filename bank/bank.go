@@ -498,7 +498,7 @@ type Verified struct {
 //     last 4 digits around *, X or x, or 8 and 4 of 16 digits or more); a
 //     bare card number is masked, anything else dropped.
 func CleanRef(r Ref) Ref {
-	return Ref{AuthCode: cleanID(r.AuthCode, true), HostRef: cleanID(r.HostRef, true), TransID: cleanID(r.TransID, false), MaskedPAN: cleanMasked(r.MaskedPAN)}
+	return Ref{AuthCode: cleanID(r.AuthCode, true), HostRef: cleanID(r.HostRef, true), TransID: cleanID(r.TransID, false), MaskedPAN: CleanMaskedPAN(r.MaskedPAN)}
 }
 
 func cleanID(s string, noCards bool) string {
@@ -514,8 +514,9 @@ func cleanID(s string, noCards bool) string {
 	return s
 }
 
-// cleanMasked checks a masked card number (see CleanRef).
-func cleanMasked(s string) string {
+// CleanMaskedPAN checks a masked card number as CleanRef does: a masked
+// one is kept, a bare card number masked, anything else dropped.
+func CleanMaskedPAN(s string) string {
 	compact := strings.ReplaceAll(s, " ", "")
 	if isDigits(compact) {
 		if len(compact) >= 12 && len(compact) <= 19 {

@@ -208,11 +208,9 @@ func qnbCorpus(b *corpusBuilder, model string) {
 
 	// Unsigned fields bound to the record: amount, currency, installments,
 	// account, model, the form's Rnd. Each on a payment of its own.
-	// The installment cases FAIL at the time of writing: bank.Echo
-	// (bank/bank.go:298) has no installments, bank/payfor/callback.go
-	// decide() never reads InstallmentCount and proxy/callback.go bind()
-	// cannot compare it, so a callback whose InstallmentCount disagrees with
-	// the payment is accepted (the record's installments stand).
+	// A callback's InstallmentCount travels in bank.Echo and bind()
+	// (proxy/callback.go) refuses one that disagrees with the payment; these
+	// cases failed until it did.
 	const bound = "unsigned field changed"
 	for _, f := range []struct {
 		name, value string
@@ -251,10 +249,9 @@ func qnbCorpus(b *corpusBuilder, model string) {
 	// Unsigned data the relay keeps: card mask, references, the bank's text.
 	// The ResponseHash does not cover CardMask or HostRefNum; they reach the
 	// relay through the shopper's browser, so they must not be stored as
-	// sent. FAILING at the time of writing: bank/payfor/callback.go:57
-	// (3DHost, 3DPay) and :70/:123 (3DModel) keep CardMask and HostRefNum as
-	// received: a full card number in CardMask ends up in the journal and
-	// the site's webhook.
+	// sent: the relay records references through bank.CleanRef. Until it
+	// did, a full card number in CardMask reached the journal and the site's
+	// webhook.
 	const stored = "unsigned data stored"
 	b.fresh(stored, "CardMask a full card number", cardApproved, callbackChange{Set: set("CardMask", cardApproved)}, ends("succeeded", "ok", okProv, 0))
 	b.fresh(stored, "CardMask with markup", cardApproved, callbackChange{Set: set("CardMask", "<script>alert(1)</script>")}, ends("succeeded", "ok", okProv, 0))
@@ -337,10 +334,9 @@ func vakifMPICorpus(b *corpusBuilder) {
 	b.fresh(st, "another payment's Eci and Cavv", cardApproved, callbackChange{Set: set("Eci", "{other:Eci}", "Cavv", "{other:Cavv}")},
 		ends("failed", "fail", 1, 0))
 
-	// The callback's Pan is unsigned: a number is masked, but a value with
-	// a star is kept as sent. FAILING at the time of writing:
-	// bank/payflex/callback.go:141 (maskedPAN) keeps "5400000000000005*"
-	// or markup, which reach the journal and the webhook.
+	// The callback's Pan is unsigned: bank.CleanMaskedPAN masks a number
+	// and drops anything that is not a masked one ("5400000000000005*",
+	// markup), which until then reached the journal and the webhook.
 	const stored = "unsigned data stored"
 	b.fresh(stored, "Pan a full card number on a failed callback", card3DSFails, callbackChange{Set: set("Pan", cardApproved2)}, ends("failed", "fail", 0, 0))
 	b.fresh(stored, "Pan a full card number and a star on a failed callback", card3DSFails, callbackChange{Set: set("Pan", cardApproved2+"*")},

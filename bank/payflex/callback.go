@@ -66,7 +66,7 @@ func (g *Gateway) Verify(p *bank.Payment, cb *bank.Callback) (*bank.Verified, er
 	if eci != "" {
 		v.Summary += " Eci=" + Token(eci)
 	}
-	masked := maskedPAN(f.Value("Pan"))
+	masked := bank.CleanMaskedPAN(f.Value("Pan")) // the MPI may send the full number (VB-F2)
 	proceed := status == "Y" || status == "A" && g.cfg.AllowHalfSecure
 	switch {
 	case proceed && (eci == "" || cavv == ""):
@@ -133,20 +133,6 @@ func Scrub(s string) string {
 		out = strings.ToValidUTF8(out[:200], "")
 	}
 	return out
-}
-
-// maskedPAN keeps only a masked card number: the MPI may send the full one
-// (VB-F2); it is masked here and never kept.
-func maskedPAN(pan string) string {
-	switch {
-	case pan == "":
-		return ""
-	case strings.Trim(pan, "0123456789") == "":
-		return bank.MaskPAN(pan)
-	case strings.ContainsAny(pan, "*#Xx"):
-		return pan
-	}
-	return ""
 }
 
 // Finish provisions the payment after an authenticated callback (§3A.8):
