@@ -85,8 +85,15 @@ func encodeVposRequest(els []element) string {
 // post sends an XML message as the form field prmstr (§3A.7) and returns
 // the answer's body. op names the call in errors.
 func (v *VPOS) post(ctx context.Context, op, target, xmlMsg string) ([]byte, error) {
-	body := []byte("prmstr=" + url.QueryEscape(xmlMsg))
-	resp, err := v.doer.Do(ctx, &bank.Request{URL: target, ContentType: "application/x-www-form-urlencoded", Body: body})
+	return PostForm(ctx, v.doer, op, target, "", []byte("prmstr="+url.QueryEscape(xmlMsg)))
+}
+
+// PostForm posts a form-encoded body to one of VakıfBank's endpoints
+// (accept: the Accept header, "" for none) and returns the answer's body;
+// anything but HTTP 200 is a malformed answer. op names the call in
+// errors.
+func PostForm(ctx context.Context, doer bank.Doer, op, target, accept string, body []byte) ([]byte, error) {
+	resp, err := doer.Do(ctx, &bank.Request{URL: target, ContentType: "application/x-www-form-urlencoded", Accept: accept, Body: body})
 	if err != nil {
 		var te *bank.TransportError
 		if errors.As(err, &te) && te.Op == "bank call" {

@@ -67,13 +67,16 @@ func charsetReader(label string, in io.Reader) (io.Reader, error) {
 	return nil, fmt.Errorf("unsupported charset %q", label)
 }
 
-// text is an element's character data without surrounding white space.
-type text string
+// Text is an element's character data without surrounding white space.
+type Text string
 
-func (t *text) UnmarshalText(b []byte) error {
-	*t = text(strings.TrimSpace(string(b)))
+// UnmarshalText keeps b without surrounding white space.
+func (t *Text) UnmarshalText(b []byte) error {
+	*t = Text(strings.TrimSpace(string(b)))
 	return nil
 }
+
+type text = Text
 
 // element is one XML element of a request, written in order.
 type element struct{ name, value string }

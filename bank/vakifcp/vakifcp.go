@@ -152,12 +152,7 @@ func (g *Gateway) registerFields(p *bank.Payment) bank.Fields {
 }
 
 // text is an element's character data without surrounding white space.
-type text string
-
-func (t *text) UnmarshalText(b []byte) error {
-	*t = text(strings.TrimSpace(string(b)))
-	return nil
-}
+type text = payflex.Text
 
 // registerResponse is RegisterTransaction's answer.
 type registerResponse struct {
@@ -180,14 +175,7 @@ func parseRegister(body []byte) (*registerResponse, error) {
 
 // post sends form fields with Accept: text/xml (§3B) and returns the body.
 func (g *Gateway) post(ctx context.Context, op, target string, f bank.Fields) ([]byte, error) {
-	resp, err := g.doer.Do(ctx, &bank.Request{URL: target, ContentType: "application/x-www-form-urlencoded", Accept: "text/xml", Body: []byte(f.Encode())})
-	if err != nil {
-		return nil, err
-	}
-	if resp.Status != 200 {
-		return nil, &bank.TransportError{Op: op, Sent: true, Err: fmt.Errorf("%w: HTTP %d", bank.ErrMalformed, resp.Status)}
-	}
-	return resp.Body, nil
+	return payflex.PostForm(ctx, g.doer, op, target, "text/xml", []byte(f.Encode()))
 }
 
 // Start registers the transaction and redirects the shopper to the bank's
