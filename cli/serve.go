@@ -66,7 +66,10 @@ func serveConfig(ctx context.Context, cfg *config.Config) error {
 		// `systemctl reload` must not stop the relay.
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
+		defer func() {
+			signal.Stop(hup)
+			close(hup) // ends the goroutine below
+		}()
 		go func() {
 			for range hup {
 				log.Info("SIGHUP ignored: nothing to reload in this tls.mode; restart to apply configuration changes")

@@ -147,14 +147,13 @@ func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 	start := r.now()
 	out, err := g.Finish(c, r.bankPayment(claimed), v)
 	rs.bankTime = r.now().Sub(start)
-	inCallback := func(q *store.Payment) bool { return q.Status == store.StatusPending && q.Stage == store.StageCallback }
 	if err != nil {
 		// The bank may have acted: never a false "failed"; the status
 		// query settles it.
 		rs.cause = err
 		out = &bank.Outcome{Status: bank.Unknown, Result: bank.NewResult(bank.CodeUnknown, "", shortErr(err))}
 	}
-	np, err := r.settle(c, claimed, inCallback, outcomeStatus(out), out, "provision")
+	np, err := r.settle(c, claimed, provisioning, outcomeStatus(out), out, "provision")
 	r.afterCallback(ctx, rs, p, np, err)
 }
 
@@ -193,13 +192,8 @@ func (r *Relay) lateCallback(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Pa
 // recordLateApproval notes that the bank approved a payment the relay had
 // closed without success. It is idempotent per payment.
 func (r *Relay) recordLateApproval(c context.Context, p *store.Payment, ref *bank.Ref, source string) {
-	evs, err := r.journal.Events(c, p.ID)
-	if err == nil {
-		for _, e := range evs {
-			if e.Kind == eventLateApproval {
-				return
-			}
-		}
+	if evs, err := r.journal.Events(c, p.ID); err == nil && findEvent(evs, eventLateApproval) != nil {
+		return
 	}
 	now := r.now().UTC()
 	clean := bank.CleanRef(*ref)
@@ -278,4 +272,14 @@ func (r *Relay) afterCallback(ctx *fasthttp.RequestCtx, rs *reqState, p, np *sto
 		return
 	}
 	r.sendBack(ctx, np)
+}
+
+// findEvent returns the first event of kind in evs, or nil.
+func findEvent(evs []store.Event, kind string) *store.Event {
+	for i := range evs {
+		if evs[i].Kind == kind {
+			return &evs[i]
+		}
+	}
+	return nil
 }

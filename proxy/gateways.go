@@ -43,7 +43,7 @@ func (r *Relay) buildGateways(roots *x509.CertPool) error {
 	eg := r.cfg.Egress
 	dialer := &allowlist.Dialer{List: list, AllowRanges: eg.AllowRanges, SourceIP: eg.SourceIP, ConnectTimeout: eg.DialTimeout}
 	r.bankList = list
-	r.upstream = newUpstream(list, dialer, eg.BankTimeout, roots)
+	r.upstream = newUpstream(dialer, eg.BankTimeout, roots)
 	r.gateways = map[string]gateway{}
 	for _, s := range r.cfg.Sites {
 		for _, a := range s.Accounts {

@@ -114,10 +114,7 @@ func (r *Relay) operate(ctx *fasthttp.RequestCtx, rs *reqState, site *config.Sit
 		return
 	}
 	scope, reqHash := opScope(kind, p.ID), opRequestHash(kind, amount)
-	if done, err := r.replay(ctx, rs, site.ID, scope, key, reqHash); done || err != nil {
-		if err != nil {
-			writeError(ctx, rs, err)
-		}
+	if r.replayed(ctx, rs, site.ID, scope, key, reqHash) {
 		return
 	}
 
@@ -146,10 +143,7 @@ func (r *Relay) operate(ctx *fasthttp.RequestCtx, rs *reqState, site *config.Sit
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
-			if done, rerr := r.replay(ctx, rs, site.ID, scope, key, reqHash); done || rerr != nil {
-				if rerr != nil {
-					writeError(ctx, rs, rerr)
-				}
+			if r.replayed(ctx, rs, site.ID, scope, key, reqHash) {
 				return
 			}
 		}

@@ -59,7 +59,7 @@ func (r *Relay) otherAttempt(ctx context.Context, p *store.Payment, inFlight boo
 		case q.ID == p.ID:
 		case holdsMoney(q):
 			return q, bank.CodeOrderPaid, nil
-		case inFlight && (q.Status == store.StatusUnknown || q.Status == store.StatusPending && q.Stage == store.StageCallback):
+		case inFlight && (q.Status == store.StatusUnknown || provisioning(q)):
 			return q, bank.CodeOrderInProgress, nil
 		}
 	}
@@ -135,4 +135,10 @@ func (r *Relay) voidDuplicate(ctx context.Context, p *store.Payment, paidBy stri
 		r.runOperation(bctx, g, p.ID, op)
 	})
 	return nil
+}
+
+// provisioning reports whether the relay is completing a payment with the
+// bank after its callback (the 3-D models' provisioning call is under way).
+func provisioning(q *store.Payment) bool {
+	return q.Status == store.StatusPending && q.Stage == store.StageCallback
 }

@@ -291,10 +291,7 @@ func (r *Relay) createPayment(ctx *fasthttp.RequestCtx, rs *reqState, site *conf
 	reqHash := sha256Hex([]byte(material))
 	c := context.Background()
 	if key != "" {
-		if done, err := r.replay(ctx, rs, site.ID, scopeCreate, key, reqHash); done || err != nil {
-			if err != nil {
-				writeError(ctx, rs, err)
-			}
+		if r.replayed(ctx, rs, site.ID, scopeCreate, key, reqHash) {
 			return
 		}
 	}
@@ -310,7 +307,7 @@ func (r *Relay) createPayment(ctx *fasthttp.RequestCtx, rs *reqState, site *conf
 				Message: fmt.Sprintf("Order %s already has a %s payment (%s); refund or void it instead of paying again.", req.orderID, p.Status, p.ID)})
 			return
 		}
-		if p.Status == store.StatusPending && p.Stage == store.StageCallback {
+		if provisioning(p) {
 			writeError(ctx, rs, &apiError{Status: fasthttp.StatusConflict, Code: "order_in_progress", Field: "orderId",
 				Message: fmt.Sprintf("Order %s has a payment (%s) the bank is completing right now; try again in a minute.", req.orderID, p.ID)})
 			return
@@ -346,10 +343,7 @@ func (r *Relay) createPayment(ctx *fasthttp.RequestCtx, rs *reqState, site *conf
 			continue
 		}
 		if errors.Is(err, store.ErrDuplicate) && key != "" {
-			if done, rerr := r.replay(ctx, rs, site.ID, scopeCreate, key, reqHash); done || rerr != nil {
-				if rerr != nil {
-					writeError(ctx, rs, rerr)
-				}
+			if r.replayed(ctx, rs, site.ID, scopeCreate, key, reqHash) {
 				return
 			}
 		}
@@ -390,8 +384,18 @@ func (r *Relay) supersede(ctx context.Context, prior []*store.Payment, newID str
 	}
 }
 
-// replay answers a request whose idempotency key was seen before. done is
-// false when the key is new.
+// replayed answers a request whose idempotency key was seen before (the
+// first answer again, or the error why not) and reports whether it did;
+// false means the key is new.
+func (r *Relay) replayed(ctx *fasthttp.RequestCtx, rs *reqState, siteID, scope, key, reqHash string) bool {
+	done, err := r.replay(ctx, rs, siteID, scope, key, reqHash)
+	if err != nil {
+		writeError(ctx, rs, err)
+		return true
+	}
+	return done
+}
+
 func (r *Relay) replay(ctx *fasthttp.RequestCtx, rs *reqState, siteID, scope, key, reqHash string) (bool, error) {
 	rec, err := r.journal.GetIdempotency(context.Background(), siteID, scope, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -428,7 +432,7 @@ func (r *Relay) getPayment(ctx *fasthttp.RequestCtx, rs *reqState, site *config.
 	var bs *api.BankStatus
 	if string(ctx.QueryArgs().Peek("refresh")) == "true" {
 		start := r.now()
-		st, _, err := r.refreshStatus(context.Background(), p)
+		st, decided, err := r.refreshStatus(context.Background(), p)
 		rs.bankTime = r.now().Sub(start)
 		if err != nil {
 			writeError(ctx, rs, err)
@@ -436,9 +440,9 @@ func (r *Relay) getPayment(ctx *fasthttp.RequestCtx, rs *reqState, site *config.
 		}
 		bs = &api.BankStatus{State: string(st.State), Amount: st.Amount, Captured: st.Captured, Refunded: st.Refunded,
 			RefundedUnknown: st.RefundedUnknown, Settled: st.Settled, Checked: r.now().UTC().Format(time.RFC3339)}
-		// refresh changes only a payment that is not final: read it again
-		// only then.
-		if !p.Status.Final() {
+		// refresh writes only when it settles a payment that was open:
+		// read it again only then.
+		if decided && !p.Status.Final() {
 			if p, err = r.journal.GetPayment(context.Background(), p.ID); err != nil {
 				writeError(ctx, rs, internalError(err))
 				return

@@ -239,12 +239,9 @@ func (r *Relay) paymentIssues(ctx context.Context, p *store.Payment, paidOrders 
 		if err != nil {
 			return err
 		}
-		for _, e := range evs {
-			if e.Kind == eventLateApproval {
-				rep.Issues = append(rep.Issues, ReportIssue{PaymentID: p.ID, OrderID: p.OrderID, Issue: issueLateApproval,
-					Journal: string(p.Status), Bank: "approved (auth code " + e.Detail["auth_code"] + "): void or refund it"})
-				break
-			}
+		if e := findEvent(evs, eventLateApproval); e != nil {
+			rep.Issues = append(rep.Issues, ReportIssue{PaymentID: p.ID, OrderID: p.OrderID, Issue: issueLateApproval,
+				Journal: string(p.Status), Bank: "approved (auth code " + e.Detail["auth_code"] + "): void or refund it"})
 		}
 	case store.StatusSucceeded: // the relay voids a second approval itself; this finds what that missed
 		k := [2]string{p.SiteID, p.OrderID}

@@ -223,7 +223,7 @@ func (r *Relay) decide(p *store.Payment, st *bank.StatusResult, now time.Time) (
 	switch {
 	case p.Status == store.StatusPending && p.Stage == store.StageCreated:
 		return "", nil // never reached the bank
-	case p.Status == store.StatusPending && p.Stage == store.StageCallback && now.Before(p.UpdatedAt.Add(2*r.cfg.Egress.BankTimeout)):
+	case provisioning(p) && now.Before(p.UpdatedAt.Add(2*r.cfg.Egress.BankTimeout)):
 		return "", nil // provisioning may still be on its way
 	}
 	if st.State == bank.TxnApproved || st.State == bank.TxnRefunded {

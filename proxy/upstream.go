@@ -25,13 +25,12 @@ const maxBankBody = 1 << 20
 // egress address), never retried by the client, always under a deadline.
 type upstream struct {
 	client  *fasthttp.Client
-	list    *allowlist.List
 	timeout time.Duration
 }
 
-func newUpstream(list *allowlist.List, d *allowlist.Dialer, timeout time.Duration, roots *x509.CertPool) *upstream {
+func newUpstream(d *allowlist.Dialer, timeout time.Duration, roots *x509.CertPool) *upstream {
 	return &upstream{
-		list: list, timeout: timeout,
+		timeout: timeout,
 		client: &fasthttp.Client{
 			Name:        "posrelay",
 			DialTimeout: d.DialTimeout,
@@ -58,11 +57,6 @@ func newUpstream(list *allowlist.List, d *allowlist.Dialer, timeout time.Duratio
 			NoDefaultUserAgentHeader:      false,
 		},
 	}
-}
-
-// Do implements bank.Doer.
-func (u *upstream) Do(ctx context.Context, r *bank.Request) (*bank.Response, error) {
-	return u.do(ctx, r, u.list)
 }
 
 // accountDoer is one merchant account's view of the shared client: it may
