@@ -86,3 +86,15 @@ func luhn(digits string) bool {
 	}
 	return sum%10 == 0
 }
+
+// DeclineCode is the ISO 8583 answer to a declined card: 51 insufficient
+// funds, 54 expired card, else 14 invalid card.
+func DeclineCode(o Outcome) string {
+	switch o {
+	case InsufficientFunds:
+		return "51"
+	case ExpiredCard:
+		return "54"
+	}
+	return "14"
+}

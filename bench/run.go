@@ -519,8 +519,8 @@ func (h *harness) forward() error {
 	for _, t := range targets {
 		h.logf("forward: %s, open loop, %.0f requests/s", t.name, f.rate)
 		args := append(append([]string{"-mode", "open", "-conns", conns, "-rate", strconv.FormatFloat(f.rate, 'f', 0, 64)}, t.args...), h.durArgs()...)
-		var logFrom int64
-		if fi, err := os.Stat(p.logPath); err == nil {
+		var logFrom int64 // where this phase's lines start in the relay's log
+		if fi, err := os.Stat(p.logPath); err == nil && t.name == "relay" {
 			logFrom = fi.Size()
 		}
 		m, err := h.load(p, "forward-"+t.name+"-open", false, args...) // no profile: it would disturb the latencies

@@ -24,9 +24,7 @@ func init() {
 			}
 			// Since 2026 QNB takes the 3-D form and XMLGate calls only from
 			// the merchant's registered address: the relay's egress address.
-			if relayIP.IsValid() {
-				cfg.RelayIPs = []netip.Prefix{netip.PrefixFrom(relayIP, relayIP.BitLen())}
-			}
+			cfg.RelayIPs = relayPrefixes(relayIP)
 			return payfor.New(cfg).Handler(), nil
 		},
 	}

@@ -22,11 +22,9 @@ func init() {
 		simulator: func(bi BankInfo, relayIP netip.Addr) (http.Handler, error) {
 			f := bi.Fields
 			cfg := vakif.Config{MerchantID: f["merchantId"], TerminalNo: f["terminalNo"], Password: f["password"], Now: bi.Now}
-			if relayIP.IsValid() {
-				// Server calls only from the relay's egress address, as
-				// VakıfBank registers the merchant's IPs (1105 otherwise).
-				cfg.RelayIPs = []netip.Prefix{netip.PrefixFrom(relayIP, relayIP.BitLen())}
-			}
+			// Server calls only from the relay's egress address, as
+			// VakıfBank registers the merchant's IPs (1105 otherwise).
+			cfg.RelayIPs = relayPrefixes(relayIP)
 			return vakif.New(cfg).Handler(), nil
 		},
 	}

@@ -110,3 +110,12 @@ func relayEgressIP() netip.Addr {
 	ln.Close()
 	return a
 }
+
+// relayPrefixes is the relay's egress address as the one prefix a
+// simulator takes server calls from; nil (from anywhere) when unknown.
+func relayPrefixes(ip netip.Addr) []netip.Prefix {
+	if !ip.IsValid() {
+		return nil
+	}
+	return []netip.Prefix{netip.PrefixFrom(ip, ip.BitLen())}
+}

@@ -267,7 +267,7 @@ func (s *Sim) saleTxn(tranType string, amount int64, currency, taksit, maskedPAN
 	t.HostRef, _ = s.newHostRef(now)
 	switch outcome {
 	case banksim.InsufficientFunds, banksim.ExpiredCard, banksim.InvalidCard:
-		t.Status, t.ProcCode = banksim.TxnDeclined, declineCode(outcome)
+		t.Status, t.ProcCode = banksim.TxnDeclined, banksim.DeclineCode(outcome)
 		t.ErrCode = issuerDeclines[t.ProcCode].Code
 	default:
 		t.AuthCode = newAuthCode()
@@ -276,16 +276,6 @@ func (s *Sim) saleTxn(tranType string, amount int64, currency, taksit, maskedPAN
 		}
 	}
 	return t
-}
-
-func declineCode(o banksim.Outcome) string {
-	switch o {
-	case banksim.InsufficientFunds:
-		return "51"
-	case banksim.ExpiredCard:
-		return "54"
-	}
-	return "14"
 }
 
 // authorise makes the payment of a 3d_pay / 3d_pay_hosting attempt after a

@@ -217,7 +217,7 @@ func (s *Sim) saleTxn(a *attempt, now time.Time) banksim.Txn {
 	t.HostRef, _ = s.newHostRef(now)
 	switch a.outcome {
 	case banksim.InsufficientFunds, banksim.ExpiredCard, banksim.InvalidCard:
-		t.Status, t.ProcCode = banksim.TxnDeclined, declineCode(a.outcome)
+		t.Status, t.ProcCode = banksim.TxnDeclined, banksim.DeclineCode(a.outcome)
 	default:
 		t.AuthCode = newAuthCode()
 		if t.Kind == banksim.KindSale {
@@ -225,16 +225,6 @@ func (s *Sim) saleTxn(a *attempt, now time.Time) banksim.Txn {
 		}
 	}
 	return t
-}
-
-func declineCode(o banksim.Outcome) string {
-	switch o {
-	case banksim.InsufficientFunds:
-		return "51"
-	case banksim.ExpiredCard:
-		return "54"
-	}
-	return "14"
 }
 
 // sale is what the simulator remembers of an order's authorisation beyond

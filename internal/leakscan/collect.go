@@ -75,15 +75,6 @@ func (c *Collector) RemoveBankOrigins(origins ...string) {
 	}
 }
 
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Check scans text, records its hits and returns them.
 func (c *Collector) Check(source string, text []byte) []Hit {
 	return c.record(text, c.Scan(source, text))
@@ -132,7 +123,7 @@ func (c *Collector) origins() []string {
 // under the rules of AddBankOrigins.
 func (c *Collector) CheckResponse(source, origin string, body []byte) []Hit {
 	banks := c.origins()
-	fromBank := containsString(banks, origin)
+	fromBank := slices.Contains(banks, origin)
 	if fromBank {
 		body = StripFormInputs(body, []string{""}, ExpiryField)
 	} else {
