@@ -577,3 +577,22 @@ func isDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// OriginOf is the origin (scheme://host[:port]) of a URL, as a one-entry
+// list for a gateway's FormOrigins; nil when the URL does not parse.
+func OriginOf(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	return []string{u.Scheme + "://" + u.Host}
+}
+
+// AuthName is the transaction type as EST and PayFor name it: "PreAuth"
+// for a pre-authorisation, else "Auth" (a sale).
+func (t TxnType) AuthName() string {
+	if t == PreAuth {
+		return "PreAuth"
+	}
+	return "Auth"
+}

@@ -167,7 +167,7 @@ func (g *Gateway) Finish(ctx context.Context, p *bank.Payment, v *bank.Verified)
 	}
 	req := &cc5Request{
 		Name: g.cfg.APIUser, Password: g.cfg.APIPassword, ClientID: g.cfg.ClientID,
-		Type: tranType(p.Type), IPAddress: p.CustomerIP, OrderID: p.OrderID,
+		Type: p.Type.AuthName(), IPAddress: p.CustomerIP, OrderID: p.OrderID,
 		Total: bank.FormatAmount(p.Amount), Currency: p.Currency.Numeric, Taksit: ptr(taksit(p.Installments)),
 		Number: v.Finish["md"], PayerTxnID: v.Finish["xid"], PayerSecurityLevel: v.Finish["eci"],
 		PayerAuthenticationCode: v.Finish["cavv"], Mode: "P",

@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -78,18 +77,7 @@ func randomHex() string {
 
 // FormOrigins is the gate's origin: the shopper's browser posts the form there.
 func (g *Gateway) FormOrigins() []string {
-	u, err := url.Parse(g.cfg.GateURL)
-	if err != nil {
-		return nil
-	}
-	return []string{u.Scheme + "://" + u.Host}
-}
-
-func tranType(t bank.TxnType) string {
-	if t == bank.PreAuth {
-		return "PreAuth"
-	}
-	return "Auth"
+	return bank.OriginOf(g.cfg.GateURL)
 }
 
 // taksit is "" for a single payment, else the count (§0.1).
@@ -113,7 +101,7 @@ func (g *Gateway) formFields(p *bank.Payment) bank.Fields {
 		bank.F("lang", p.Lang()),
 		bank.F("currency", p.Currency.Numeric),
 		bank.F("taksit", taksit(p.Installments)),
-		bank.F("TranType", tranType(p.Type)),
+		bank.F("TranType", p.Type.AuthName()),
 		bank.F("hashAlgorithm", "ver3"),
 	}
 	if p.Email != "" {

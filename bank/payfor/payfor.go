@@ -123,18 +123,7 @@ func (g *Gateway) FormOrigins() []string {
 	if g.cfg.Model != Model3DHost {
 		return nil
 	}
-	u, err := url.Parse(g.cfg.HostURL)
-	if err != nil {
-		return nil
-	}
-	return []string{u.Scheme + "://" + u.Host}
-}
-
-func txnType(t bank.TxnType) string {
-	if t == bank.PreAuth {
-		return "PreAuth"
-	}
-	return "Auth"
+	return bank.OriginOf(g.cfg.HostURL)
 }
 
 // installmentCount is "0" for a single payment, else the count (§0.1).
@@ -151,7 +140,7 @@ func lang(p *bank.Payment) string { return strings.ToUpper(p.Lang()) }
 
 // formFields are the 3-D form's fields with the request hash (§2.4, §2.5).
 func (g *Gateway) formFields(p *bank.Payment, rnd string) bank.Fields {
-	amount, inst, txn := bank.FormatAmount(p.Amount), installmentCount(p.Installments), txnType(p.Type)
+	amount, inst, txn := bank.FormatAmount(p.Amount), installmentCount(p.Installments), p.Type.AuthName()
 	return bank.Fields{
 		bank.F("MbrId", g.cfg.MbrID),
 		bank.F("MerchantID", g.cfg.MerchantID),
