@@ -205,9 +205,12 @@ func KnownCode(code string) bool { _, ok := codes[code]; return ok }
 
 // ISOCode maps an ISO 8583 response code, as the banks pass on from the
 // card issuer, to a normalised code. ok is false for codes it does not know.
+// Only 00 is an approval: ISO's 08 and 11 ("approved with identification",
+// "approved, VIP") are not at any of the banks (§1.8, §2.7), so they are
+// left to each bank's own table or its default.
 func ISOCode(c string) (code string, ok bool) {
 	switch c {
-	case "00", "08", "11":
+	case "00":
 		return CodeApproved, true
 	case "01", "02":
 		return CodeCallBank, true

@@ -20,8 +20,8 @@ var payten = map[string]string{
 	"CORE-2001": bank.CodeMerchantConfig, // API user / password
 }
 
-// errorCodeResult maps a Payten error code; ok is false if unknown. An
-// ISO 8583 code that means approval (00, 08, 11) explains no error.
+// errorCodeResult maps a Payten error code; ok is false if unknown.
+// ISO8583-00 (approval) explains no error.
 func errorCodeResult(code string) (string, bool) {
 	if c, ok := payten[code]; ok {
 		return c, true
@@ -53,7 +53,7 @@ func procResult(prc, msg, errCode string) bank.Result {
 	if prc == "99" || prc == "" {
 		return bank.NewResult(bank.CodeBankError, bankCode, msg)
 	}
-	if c, ok := bank.ISOCode(prc); ok && c != bank.CodeApproved {
+	if c, ok := bank.ISOCode(prc); ok { // prc is not 00 here
 		return bank.NewResult(c, bankCode, msg)
 	}
 	return bank.NewResult(bank.CodeDeclined, bankCode, msg)

@@ -119,8 +119,7 @@ var codes = map[string]string{
 }
 
 // isoExtra are the ISO 8583 codes of Appendix B.1 that bank.ISOCode does
-// not know, and the codes whose ISO meaning ("approved with…") PayFor does
-// not share: only 00 is approved (§2.7).
+// not know (08 and 11, approvals elsewhere, are not at PayFor: §2.7).
 var isoExtra = map[string]string{
 	"08": bank.CodeCallBank,       // "Kimlik Sorgula": check identity
 	"11": bank.CodeCallBank,       // approved (VIP) elsewhere; not 00, so not approved here
