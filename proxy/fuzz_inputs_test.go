@@ -673,6 +673,10 @@ func TestClientIP(t *testing.T) {
 		// A zone is no part of a client's address: a hop with one is
 		// garbage, not free text for the journal and the bank.
 		{"zoned hop", "10.0.0.0/8", "10.0.0.2", []string{"fe80::1%<script>x</script>"}, "10.0.0.2"},
+		// Garbage nearest: the walk ends at once, and an address left of
+		// it, even the peer's own, is not read (found by FuzzClientIP).
+		{"garbage nearest, peer's address left of it", "192.0.2.1", "192.0.2.1", []string{"192.0.2.1,0"}, "192.0.2.1"},
+		{"garbage nearest, client left of it", "10.0.0.0/8", "10.0.0.2", []string{"203.0.113.7, 0"}, "10.0.0.2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &Relay{cfg: &config.Config{}}
@@ -792,34 +796,41 @@ func FuzzClientIP(f *testing.F) {
 				t.Fatalf("client address %v; the trusted peer %v forwarded for %v (hops %q)", got, peer, a, hops)
 			}
 		}
-		// The client's hop is the rightmost one holding its address; every
-		// hop right of it is a trusted proxy, and the walk went past a
-		// trusted hop only when the list ended or garbage came next.
-		pos := -1
+		// The walk reads only the hops right of the last garbage one: left
+		// of garbage, even the peer's own address is no hop it reached.
+		start := 0
 		for i := len(hops) - 1; i >= 0; i-- {
-			if a, ok := parse(hops[i]); ok && a == got {
+			if _, ok := parse(hops[i]); !ok {
+				start = i + 1
+				break
+			}
+		}
+		// The client's hop is the rightmost reachable one holding its
+		// address; every hop right of it is a trusted proxy, and the walk
+		// went past a trusted hop only when the reachable list ended.
+		pos := -1
+		for i := len(hops) - 1; i >= start; i-- {
+			if a, _ := parse(hops[i]); a == got {
 				pos = i
 				break
 			}
 		}
 		if pos < 0 {
-			if len(hops) == 0 {
-				return
+			if start < len(hops) {
+				t.Fatalf("client address %v is no hop right of the last garbage one, though the nearest hop %q is an address (hops %q)", got, hops[len(hops)-1], hops)
 			}
-			if _, ok := parse(hops[len(hops)-1]); ok {
-				t.Fatalf("client address %v, the peer's, though the nearest hop %q is an address", got, hops[len(hops)-1])
+			if got != peer {
+				t.Fatalf("client address %v; the nearest hop is garbage, so it must be the peer %v (hops %q)", got, peer, hops)
 			}
 			return
 		}
 		for _, h := range hops[pos+1:] {
-			if a, ok := parse(h); !ok || !isTrusted(a) {
+			if a, _ := parse(h); !isTrusted(a) {
 				t.Fatalf("client address %v lies left of hop %q (hops %q)", got, h, hops)
 			}
 		}
-		if isTrusted(got) && pos > 0 {
-			if _, ok := parse(hops[pos-1]); ok {
-				t.Fatalf("client address %v is a trusted proxy, but hop %q left of it is an address (hops %q)", got, hops[pos-1], hops)
-			}
+		if isTrusted(got) && pos > start {
+			t.Fatalf("client address %v is a trusted proxy, but hop %q left of it is an address (hops %q)", got, hops[pos-1], hops)
 		}
 	})
 }
