@@ -4,10 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/posrelay/posrelay/banksim/est"
 	"github.com/posrelay/posrelay/store"
 )
 
@@ -201,4 +204,127 @@ func TestRefreshWithoutReuse(t *testing.T) {
 	if got := s.sim.Calls().API["ORDERSTATUS"] - before; got != 3 {
 		t.Fatalf("%d status queries for 3 refreshes with status_reuse 0s; want 3", got)
 	}
+}
+
+// TestLateSignedApprovalThatDoesNotBind covers a late callback that carries
+// the bank's signed approval but fields that do not match the payment: an
+// amount changed and re-signed, or another payment's genuine callback
+// posted at this payment's URL. Such a callback is not taken on its word,
+// nor dropped: the relay asks the bank's status API about this payment's
+// own order, and only the bank's answer records a late approval. When the
+// status service does not answer, an error log names the payment.
+func TestLateSignedApprovalThatDoesNotBind(t *testing.T) {
+	var apiDown atomic.Bool
+	s := newRelayStackWith(t, "3d_pay_hosting", func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if apiDown.Load() && r.URL.Path == est.APIPath {
+				http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := context.Background()
+	closeAs := func(t *testing.T, id string, status store.PaymentStatus) {
+		t.Helper()
+		if _, err := s.journal.UpdatePayment(ctx, id, func(q *store.Payment) (*store.Change, error) {
+			q.Status, q.Stage, q.FinalAt = status, store.StageDone, s.clock.Now()
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late := func(t *testing.T, id string) []store.Event {
+		t.Helper()
+		evs, err := s.journal.Events(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []store.Event
+		for _, e := range evs {
+			if e.Kind == "late_approval" {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	statusCalls := func() int {
+		c := s.sim.Calls()
+		return c.API["ORDERSTATUS"] + c.API["ORDERHISTORY"]
+	}
+	post := func(t *testing.T, action string, v url.Values, closed *store.Payment) {
+		t.Helper()
+		status, loc := postCallback(t, action, v)
+		if status != http.StatusSeeOther || !strings.HasPrefix(loc, "https://shop.example/fail") {
+			t.Fatalf("late callback: %d %q; want 303 to where the payment ended (the error URL)", status, loc)
+		}
+		if got := s.payment(t, closed.ID); got.Status != closed.Status || got.Captured != closed.Captured || got.Ref != closed.Ref {
+			t.Fatalf("payment is now %s captured %d ref %+v; a late callback must not change it", got.Status, got.Captured, got.Ref)
+		}
+	}
+
+	t.Run("amount changed and re-signed, the bank approved", func(t *testing.T) {
+		p := s.create(t, 14990)
+		cb := walkToCallback(t, p.RedirectURL, testCard("4355084355084358"))
+		closeAs(t, p.ID, store.StatusExpired)
+		closed := s.payment(t, p.ID)
+		before := statusCalls()
+		post(t, cb.Action.String(), resign(withField(cb.Values, "amount", "0.01"), s.storeKey), closed)
+		if n := statusCalls() - before; n < 1 {
+			t.Fatal("the relay did not ask the bank about a signed approval that does not bind")
+		}
+		evs := late(t, p.ID)
+		if len(evs) != 1 || evs[0].Detail["source"] != "status query" || evs[0].Detail["auth_code"] == "" {
+			t.Fatalf("late_approval events %+v; want one from the status query, with the bank's auth code", evs)
+		}
+	})
+
+	t.Run("another payment's callback at a declined payment's URL", func(t *testing.T) {
+		declined := s.create(t, 14990)
+		dcb := walkToCallback(t, declined.RedirectURL, testCard("4000000000000515"))
+		if status, _ := postCallback(t, dcb.Action.String(), dcb.Values); status != http.StatusSeeOther {
+			t.Fatalf("declined callback: %d", status)
+		}
+		closed := s.payment(t, declined.ID)
+		if closed.Status != store.StatusFailed {
+			t.Fatalf("declined payment is %s; want failed", closed.Status)
+		}
+		other := s.create(t, 14990)
+		ocb := walkToCallback(t, other.RedirectURL, testCard("4355084355084358"))
+		before := statusCalls()
+		post(t, dcb.Action.String(), ocb.Values, closed)
+		if n := statusCalls() - before; n < 1 {
+			t.Fatal("the relay did not ask the bank about the declined payment")
+		}
+		if evs := late(t, declined.ID); len(evs) != 0 {
+			t.Fatalf("late_approval %+v on a payment the bank declined, from another payment's callback", evs)
+		}
+		if got := s.payment(t, other.ID); got.Status != store.StatusPending || len(late(t, other.ID)) != 0 {
+			t.Fatalf("the other payment changed: %s", got.Status)
+		}
+	})
+
+	t.Run("status service down", func(t *testing.T) {
+		p := s.create(t, 14990)
+		cb := walkToCallback(t, p.RedirectURL, testCard("4355084355084358"))
+		closeAs(t, p.ID, store.StatusCanceled)
+		closed := s.payment(t, p.ID)
+		apiDown.Store(true)
+		defer apiDown.Store(false)
+		post(t, cb.Action.String(), resign(withField(cb.Values, "amount", "0.01"), s.storeKey), closed)
+		if evs := late(t, p.ID); len(evs) != 0 {
+			t.Fatalf("late_approval %+v recorded on the callback's word", evs)
+		}
+		logs := s.logs.String()
+		if !strings.Contains(logs, "the bank's status service did not answer: check the order at the bank (posrelay payments show "+p.ID+")") {
+			t.Fatalf("no error log naming %s for the unanswered status query:\n%s", p.ID, logs)
+		}
+	})
+}
+
+// withField is a copy of v with field k set to val.
+func withField(v url.Values, k, val string) url.Values {
+	out := clone(v)
+	out.Set(k, val)
+	return out
 }

@@ -163,6 +163,12 @@ func (r *Relay) callback(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 // (event late_approval, once), logged as an error and counted, for the
 // operator to void or refund; the payment's status is not changed, because
 // the site has already been told. Anything else changes nothing.
+//
+// A signed approval whose fields do not match the payment (an unsigned
+// amount changed, or another payment's callback posted here) is not taken
+// on its word, nor dropped: the card may have been charged. The bank's
+// status API, asked about this payment's own order, decides (refresh
+// records a late approval when the bank says approved).
 func (r *Relay) lateCallback(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Payment) {
 	rs.decision, rs.code = "callback_late", "callback_replayed"
 	cb, err := readCallback(ctx)
@@ -175,9 +181,6 @@ func (r *Relay) lateCallback(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Pa
 		return
 	}
 	v, err := g.Verify(r.bankPayment(p), cb)
-	if err == nil {
-		err = bind(p, v.Echo)
-	}
 	if err != nil {
 		rs.cause = err
 		return
@@ -185,8 +188,22 @@ func (r *Relay) lateCallback(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Pa
 	if v.Outcome == nil || v.Outcome.Status != bank.Succeeded {
 		return // authentication only, or not approved: no money moved
 	}
+	c := context.Background()
+	if err := bind(p, v.Echo); err != nil {
+		rs.decision, rs.cause = "callback_late_mismatch", err
+		start := r.now()
+		_, _, qerr := r.refreshStatus(c, p)
+		rs.bankTime = r.now().Sub(start)
+		if qerr != nil {
+			r.log.Error("a late callback carried the bank's signed approval with fields that do not match the payment, "+
+				"and the bank's status service did not answer: check the order at the bank (posrelay payments show "+p.ID+")",
+				zap.String(logPayment, p.ID), zap.String(logBank, p.Bank), zap.String(logSite, p.SiteID), zap.String("order", p.OrderID),
+				zap.NamedError("mismatch", err), zap.NamedError("status_query", qerr))
+		}
+		return
+	}
 	rs.decision = "callback_late_approval"
-	r.recordLateApproval(context.Background(), p, &v.Outcome.Ref, "callback")
+	r.recordLateApproval(c, p, &v.Outcome.Ref, "callback")
 }
 
 // recordLateApproval notes that the bank approved a payment the relay had
