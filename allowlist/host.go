@@ -153,6 +153,13 @@ func normalizeName(h string) (string, error) {
 	// ideographic full stops, convert Unicode labels to punycode, check
 	// xn-- labels, hyphens and bidi rules.
 	a, err := idna.Lookup.ToASCII(h)
+	if err == nil {
+		// x/net/idna checks the bidi rule on the label as given, not as
+		// mapped: "ℸa" passes (U+2138 is left-to-right) and maps to the
+		// Hebrew dalet, giving xn--a-5hc, which it then refuses. Checking
+		// the result as well refuses the name either way it is written.
+		_, err = idna.Lookup.ToASCII(a)
+	}
 	if err != nil {
 		return "", fmt.Errorf("not a valid host name (%v); a label is letters and digits joined by hyphens, with no hyphen at either end, and an internationalised label may be written in Unicode or in its xn-- form", err)
 	}

@@ -47,6 +47,11 @@ func TestNormalizeHost(t *testing.T) {
 		{name: "empty punycode label refused", in: "xn--.example", wantErr: "empty label"},
 		{name: "IDN Arabic to punycode", in: "مثال.example", want: "xn--mgbh0fb.example"},
 		{name: "IDN German sharp s kept (non-transitional)", in: "straße.de", want: "xn--strae-oqa.de"},
+		// Found by FuzzNormalizeHost: U+2138 maps to a right-to-left letter,
+		// and x/net/idna checks the bidi rule before mapping.
+		{name: "IDN mixing directions after mapping refused", in: "ℸa.example", wantErr: "not a valid host name"},
+		{name: "IDN mixing directions refused", in: "דa.example", wantErr: "not a valid host name"},
+		{name: "IDN right-to-left label kept", in: "דא.example", want: "xn--4dbf.example"},
 		{name: "dotted capital I maps to i with combining dot (UTS 46)", in: "İstanbul.example", want: "xn--istanbul-o0e.example"},
 		{name: "fullwidth letters map to ASCII", in: "ｂａｎｋ.example", want: "bank.example"},
 		{name: "zero-width joiner refused", in: "a\u200db.example", wantErr: "not a valid host name"},
