@@ -84,6 +84,7 @@ func init() {
 		"version":      {"print the version", runVersion},
 		"hash":         {"compute a bank hash from JSON fields on stdin: hash est|payfor-request|payfor-response (secrets: --store-key-file, --merchant-pass-file)", runHash},
 		"payments":     {"list a day's payments or show one with its history: payments list|show", runPayments},
+		"operations":   {"list refunds, voids and captures the bank left open, or record what the bank says of one: operations list|settle", runOperations},
 		"report":       {"reconcile a day: report daily --date YYYY-MM-DD [--check-bank] [--csv]", runReport},
 		"webhooks":     {"list the webhook outbox or redeliver messages: webhooks list|redeliver", runWebhooks},
 		"verify":       {"verify a bank callback's hash from JSON fields on stdin: verify est|payfor (secrets: --store-key-file, --merchant-pass-file)", runVerify},

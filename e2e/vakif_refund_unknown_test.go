@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/posrelay/posrelay/api"
 	"github.com/posrelay/posrelay/banksim/vakif"
+	"github.com/posrelay/posrelay/cli"
 	"github.com/posrelay/posrelay/store"
 )
 
@@ -120,8 +123,90 @@ func TestVakifbankRefundAnswerLost(t *testing.T) {
 				if _, err := s.client.Refund(ctx, p.ID, &api.Refund{Amount: 14990 - tt.earlier - 3999, WixRefundID: "wr-over"}, ""); apiErr(err) == nil || apiErr(err).Code != "refund_exceeds_captured" {
 					t.Fatalf("refund over the held amount: %v; want refund_exceeds_captured", err)
 				}
+				settleByOperator(t, s, p.ID, op.ID, tt.earlier+4000)
 			}
 		})
+	}
+}
+
+// settleByOperator is the way out of a refund the bank cannot confirm:
+// the operator checks it in the bank's merchant panel and records it with
+// posrelay operations settle, next to the serving relay. The refund then
+// counts, its hold is released, the site gets refund.succeeded, and the
+// operator's note is in the payment's history but not in the webhook.
+func settleByOperator(t *testing.T, s *vakifStack, paymentID, opID string, refunded int64) {
+	t.Helper()
+	ctx := context.Background()
+	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfgFile, []byte(s.yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range s.env {
+		t.Setenv(k, v)
+	}
+	run := func(args ...string) (string, int) {
+		var out, errb bytes.Buffer
+		err := cli.Run(ctx, append(args, "--config", cfgFile), cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+		code := cli.ExitCode(err, &errb) // prints the error to errb
+		return out.String() + errb.String(), code
+	}
+	const note = "refund seen in the merchant panel, RRN 123456789012"
+	for _, st := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"the open refund is listed", []string{"operations", "list"}, 0, opID + " "},
+		{"no outcome given", []string{"operations", "settle", opID, "--note", note}, 2, "--as succeeded"},
+		{"no note", []string{"operations", "settle", opID, "--as", "succeeded"}, 1, "--note is required"},
+		{"a card number in the note", []string{"operations", "settle", opID, "--as", "succeeded", "--note", "card 4355 0843 5508 4358"}, 1, "card number"},
+		{"settled", []string{"operations", "settle", opID, "--as", "succeeded", "--note", note}, 0, "is now succeeded"},
+		{"settled again", []string{"operations", "settle", opID, "--as", "failed", "--note", note}, 1, "already succeeded"},
+		{"no longer listed", []string{"operations", "list"}, 0, "ID "},
+	} {
+		out, code := run(st.args...)
+		if code != st.code || !strings.Contains(out, st.want) {
+			t.Fatalf("%s: exit %d\n%s\nwant exit %d and %q", st.name, code, out, st.code, st.want)
+		}
+		if st.name == "no longer listed" && strings.Contains(out, opID) {
+			t.Fatalf("the settled refund is still listed:\n%s", out)
+		}
+		if strings.Contains(out, "4355084355084358") || strings.Contains(out, "4355 0843 5508 4358") {
+			t.Fatalf("%s: the output repeats the card number", st.name)
+		}
+	}
+	got, err := s.journal.GetPayment(ctx, paymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Refunded != refunded || got.RefundPending != 0 {
+		t.Fatalf("payment refunded %d, held %d; want %d, 0", got.Refunded, got.RefundPending, refunded)
+	}
+	// The serving relay delivers the webhook the command put in the outbox.
+	waitFor(t, func() bool {
+		for _, e := range s.recv.events() {
+			if e.Event.Type == "refund.succeeded" && e.Event.Data.RefundID == opID {
+				return true
+			}
+		}
+		return false
+	})
+	hooks, err := s.journal.ListWebhooks(ctx, store.WebhookFilter{PaymentID: paymentID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hooks {
+		if strings.Contains(string(h.Body), "merchant panel") {
+			t.Fatal("the operator's note went into the site's webhook")
+		}
+	}
+	evs, err := s.journal.Events(ctx, paymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := evs[len(evs)-1]; e.Kind != "refund_succeeded" || e.Detail["reason"] != "operator: "+note {
+		t.Fatalf("last event %+v; want refund_succeeded with the operator's note", e)
 	}
 }
 

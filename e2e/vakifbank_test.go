@@ -365,6 +365,8 @@ type vakifStack struct {
 	recv    *receiver
 	url     string
 	logs    *syncBuffer
+	yaml    string            // the relay's configuration, secrets as ${…}
+	env     map[string]string // the secrets yaml names
 }
 
 func newVakifStack(t *testing.T, model string) *vakifStack {
@@ -455,7 +457,7 @@ sites:
 		checkLeaks(t, "relay log", []byte(logs.String()))
 	})
 	watch(t, []string{secret, whsec, password}, "http://"+simLn.Addr().String()) // after the simulator's cleanup: see watch
-	return &vakifStack{clock: clock, sim: sim, relay: r, journal: j, recv: recv, url: "http://" + addr, logs: logs,
+	return &vakifStack{clock: clock, sim: sim, relay: r, journal: j, recv: recv, url: "http://" + addr, logs: logs, yaml: yaml, env: env,
 		client: &relayclient.Client{BaseURL: "http://" + addr, KeyID: keyID, Secret: []byte(secret), Now: clock.Now}}
 }
 

@@ -273,8 +273,20 @@ func (r *Relay) runOperation(ctx context.Context, g gateway, paymentID string, o
 // payment and its webhook, in one transaction. An operation already final
 // is left alone and returned as it is.
 func (r *Relay) settleOperation(ctx context.Context, opID string, res *bank.OpResult, reason string) (*store.Operation, error) {
+	return r.settleOperationIf(ctx, opID, res, reason, nil)
+}
+
+// settleOperationIf is settleOperation when check, given, passes on the
+// operation as it stands in the transaction; its error is returned and
+// nothing written otherwise.
+func (r *Relay) settleOperationIf(ctx context.Context, opID string, res *bank.OpResult, reason string, check func(*store.Operation) error) (*store.Operation, error) {
 	var already *store.Operation
 	_, op, err := r.journal.UpdateOperation(ctx, opID, func(p *store.Payment, o *store.Operation) (*store.Change, error) {
+		if check != nil {
+			if err := check(o); err != nil {
+				return nil, err
+			}
+		}
 		if o.Status == store.OpSucceeded || o.Status == store.OpFailed {
 			cp := *o
 			already = &cp
@@ -482,7 +494,8 @@ func (r *Relay) resolveOperation(ctx context.Context, op *store.Operation) (bool
 			// The bank shows refunds without their total: this one may be
 			// among them. Failing it would invite a second refund, so it
 			// stays unknown (its amount held) until an operator checks.
-			r.log.Error("the bank reports refunds on this payment but not their total; the refund stays unknown — check it with the bank",
+			r.log.Error("the bank reports refunds on this payment but not their total; the refund stays unknown — check it with the bank, "+
+				"then record what it says: posrelay operations settle "+op.ID+" --as succeeded|failed --note \"…\"",
 				zap.String("operation", op.ID), zap.String(logPayment, op.PaymentID), zap.Int64("amount", op.Amount), zap.String("bank_state", string(st.State)))
 			return false, nil
 		}

@@ -1,0 +1,114 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/posrelay/posrelay/bank"
+	"github.com/posrelay/posrelay/store"
+)
+
+// maxSettleNote bounds an operator's note on a settlement.
+const maxSettleNote = 300
+
+// OpenOperations lists the refunds, voids and captures the bank has not
+// answered for, pending or unknown, oldest first: the operations an
+// operator may settle by hand once the bank has told them the outcome
+// (SettleOperationByHand refuses a pending one whose call may still run).
+func (r *Relay) OpenOperations(ctx context.Context) ([]*store.Operation, error) {
+	return r.journal.UnresolvedOperations(ctx, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
+}
+
+// inFlightCutoff is the creation time before which a pending operation's
+// bank call has ended, answered or not (the sweep's cutoff too).
+func (r *Relay) inFlightCutoff() time.Time {
+	return r.now().Add(-(r.cfg.Egress.BankTimeout + 5*time.Second))
+}
+
+// SettleOperationByHand records what an operator found out from the bank
+// (its merchant panel, or a call) about an operation the relay could not
+// settle: the bank did it (succeeded) or did not (failed). It has the
+// effects the bank's own answer would have had — a refund counted or its
+// amount released, a voided payment, the site's webhook — and an event
+// naming the operator's note. Only open operations are settled: a final
+// one is left as it is, and a pending one whose bank call may still be
+// running is refused, so an answer on its way is not overruled.
+//
+// The note is kept in the journal only (the webhook says the operator
+// settled it); it must not hold a card number.
+func (r *Relay) SettleOperationByHand(ctx context.Context, opID string, succeeded bool, note string) (*store.Operation, error) {
+	note = strings.TrimSpace(note)
+	if err := checkSettleNote(note); err != nil {
+		return nil, err
+	}
+	res := &bank.OpResult{Status: bank.Failed, Result: bank.NewResult(bank.CodeNotFound, "", "the operator found the bank did not carry it out")}
+	if succeeded {
+		res = &bank.OpResult{Status: bank.Succeeded, Result: bank.NewResult(bank.CodeApproved, "", "the operator confirmed it with the bank")}
+	}
+	cutoff := r.inFlightCutoff()
+	op, err := r.settleOperationIf(ctx, opID, res, "operator: "+note, func(o *store.Operation) error {
+		switch {
+		case o.Status == store.OpSucceeded || o.Status == store.OpFailed:
+			return fmt.Errorf("operation %s is already %s; only pending or unknown operations can be settled", o.ID, o.Status)
+		case o.Status == store.OpPending && !o.CreatedAt.Before(cutoff):
+			return fmt.Errorf("operation %s is pending and its bank call may still be running (started %s); wait %s and check it again",
+				o.ID, o.CreatedAt.UTC().Format(time.RFC3339), o.CreatedAt.Sub(cutoff).Round(time.Second))
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("operation %s: not found; list open operations with: posrelay operations list", opID)
+		}
+		return nil, err
+	}
+	r.log.Warn("operation settled by the operator", zap.String("operation", op.ID), zap.String("kind", string(op.Kind)),
+		zap.String(logPayment, op.PaymentID), zap.String("status", string(op.Status)))
+	return op, nil
+}
+
+// checkSettleNote requires a short, printable note without a card number:
+// it is kept in the journal and shown by payments show.
+func checkSettleNote(note string) error {
+	switch {
+	case note == "":
+		return errors.New("--note is required: say how you know (e.g. \"refund seen in the bank's merchant panel, RRN 123456789012\")")
+	case !utf8.ValidString(note) || utf8.RuneCountInString(note) > maxSettleNote:
+		return fmt.Errorf("--note must be UTF-8 text of at most %d characters", maxSettleNote)
+	}
+	for _, c := range note {
+		if unicode.IsControl(c) {
+			return fmt.Errorf("--note must not hold control characters (%U); write it on one line", c)
+		}
+	}
+	if n := longestDigitRun(note); n >= 13 {
+		return fmt.Errorf("--note holds %d digits in a row, which may be a card number, and card numbers are never stored; "+
+			"name the bank's reference (RRN, auth code) or the order instead", n)
+	}
+	return nil
+}
+
+// longestDigitRun is the longest run of digits in s, spaces and hyphens
+// between digits ignored (card numbers are written 4355 0843 5508 4358).
+func longestDigitRun(s string) int {
+	best, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9':
+			run++
+			best = max(best, run)
+		case (c == ' ' || c == '-') && run > 0 && i+1 < len(s) && '0' <= s[i+1] && s[i+1] <= '9':
+			// a separator inside a number
+		default:
+			run = 0
+		}
+	}
+	return best
+}
