@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,6 +200,9 @@ var bankModels = map[string][]string{
 	QNB:       {"3DHost", "3DPay", "3DModel"},
 	VakifBank: {"common_payment", "mpi"},
 }
+
+// Models lists the payment models of a bank, the default first.
+func Models(bank string) []string { return slices.Clone(bankModels[bank]) }
 
 // Load reads and checks a configuration file.
 func Load(path string) (*Config, error) {

@@ -270,3 +270,48 @@ func runEstStackCases(t *testing.T, s *relayStack, cases []estStackCase) {
 		})
 	}
 }
+
+// TestModelChangeKeepsOpenPayments: the operator changes the account's
+// model while a payment is at the bank's 3-D step. That payment finishes
+// as it began (model 3d: the relay provisions after the callback, once);
+// new payments take the new model.
+func TestModelChangeKeepsOpenPayments(t *testing.T) {
+	s := newRelayStack(t, "3d")
+	open := s.create(t, 14990)
+	if open.Model != "3d" {
+		t.Fatalf("payment model %q; want 3d", open.Model)
+	}
+	cb := walkToCallback(t, open.RedirectURL, testCard("4355084355084358"))
+
+	changed := strings.Replace(s.yaml, "model: 3d,", "model: 3d_pay_hosting,", 1)
+	if changed == s.yaml {
+		t.Fatal("the test's configuration has no model: 3d to change")
+	}
+	s.yaml = changed
+	s.restart()
+
+	status, loc := postCallback(t, cb.Action.String(), cb.Values)
+	if status != http.StatusSeeOther || !strings.HasPrefix(loc, "https://shop.example/ok") {
+		t.Fatalf("callback after the model change: %d %q; want 303 to the success URL", status, loc)
+	}
+	p := s.payment(t, open.ID)
+	if p.Status != store.StatusSucceeded || p.Model != "3d" {
+		t.Fatalf("open payment = %s (model %s) %+v; want succeeded under model 3d", p.Status, p.Model, p.Result)
+	}
+	if n := s.sim.Calls().APIByOrderKind[p.BankOrderID]["Auth"]; n != 1 {
+		t.Fatalf("%d Auth calls for the open payment; want the one provisioning of model 3d", n)
+	}
+
+	fresh := s.create(t, 14990)
+	if fresh.Model != "3d_pay_hosting" {
+		t.Fatalf("new payment model %q; want 3d_pay_hosting", fresh.Model)
+	}
+	fcb := walkToCallback(t, fresh.RedirectURL, testCard("4355084355084358"))
+	if status, loc := postCallback(t, fcb.Action.String(), fcb.Values); status != http.StatusSeeOther || !strings.HasPrefix(loc, "https://shop.example/ok") {
+		t.Fatalf("new payment's callback: %d %q", status, loc)
+	}
+	q := s.payment(t, fresh.ID)
+	if q.Status != store.StatusSucceeded || s.sim.Calls().APIByOrderKind[q.BankOrderID]["Auth"] != 0 {
+		t.Fatalf("new payment = %s with %d Auth calls; want succeeded on the bank's page, no provisioning", q.Status, s.sim.Calls().APIByOrderKind[q.BankOrderID]["Auth"])
+	}
+}

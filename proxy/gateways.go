@@ -51,20 +51,39 @@ func (r *Relay) buildGateways(roots *x509.CertPool) error {
 			if err != nil {
 				return fmt.Errorf("site %s account %s endpoints: %w", s.ID, a.Name, err)
 			}
-			g, err := newGateway(s, a, accountDoer{u: r.upstream, list: accountList})
+			doer := accountDoer{u: r.upstream, list: accountList}
+			g, err := newGateway(s, a, doer)
 			if err != nil {
 				return fmt.Errorf("site %s account %s: %w", s.ID, a.Name, err)
 			}
-			r.gateways[gatewayKey(s.ID, a.Name)] = g
+			r.gateways[gatewayKey(s.ID, a.Name, a.Model)] = g
+			// A payment keeps the model it was created with, so one still
+			// open when the operator changes the account's model finishes
+			// as it began. Credentials and endpoints are the account's for
+			// every model; a model the account's settings cannot serve is
+			// left out (its payments then log errNoGateway).
+			for _, m := range config.Models(a.Bank) {
+				if m == a.Model {
+					continue
+				}
+				alt := *a
+				alt.Model = m
+				if ga, err := newGateway(s, &alt, doer); err == nil {
+					r.gateways[gatewayKey(s.ID, a.Name, m)] = ga
+				}
+			}
 		}
 	}
 	return nil
 }
 
-func gatewayKey(site, account string) string { return site + "\x00" + account }
+// gatewayKey names the adapter for one model of a site's account.
+func gatewayKey(site, account, model string) string {
+	return site + "\x00" + account + "\x00" + model
+}
 
 // errNoGateway is the cause logged when a payment's account is no longer
 // in the configuration.
 func errNoGateway(p *store.Payment) error {
-	return fmt.Errorf("no gateway for account %s of site %s: was it removed from the configuration?", p.Account, p.SiteID)
+	return fmt.Errorf("no gateway for account %s of site %s with model %s: was the account removed from the configuration?", p.Account, p.SiteID, p.Model)
 }

@@ -55,7 +55,7 @@ type Relay struct {
 
 	bankList *allowlist.List
 	upstream *upstream
-	gateways map[string]gateway // by gatewayKey(site, account)
+	gateways map[string]gateway // by gatewayKey(site, account, model)
 	webhooks *webhookSender
 	kick     chan struct{} // wakes the outbox worker
 	metrics  metrics

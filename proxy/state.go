@@ -139,7 +139,7 @@ func (r *Relay) bankPayment(p *store.Payment) *bank.Payment {
 }
 
 func (r *Relay) gatewayFor(p *store.Payment) (gateway, bool) {
-	g, ok := r.gateways[gatewayKey(p.SiteID, p.Account)]
+	g, ok := r.gateways[gatewayKey(p.SiteID, p.Account, p.Model)]
 	return g, ok
 }
 
