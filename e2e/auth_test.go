@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -101,5 +102,88 @@ func TestWhoamiAuth(t *testing.T) {
 	// The logs say why, and hold no signature.
 	if !strings.Contains(s.logs.String(), `"code":"replayed_nonce"`) {
 		t.Error("the canonical log line does not record the refusal code")
+	}
+}
+
+// TestReplayAfterRestart: the Idempotency-Key header is not signed, so a
+// captured refund sent again with a new key would be a second refund
+// unless its nonce is refused. The relay keeps the nonces of POST requests
+// in its journal: a replay is refused before and after a restart, while
+// the timestamp is fresh; a GET, which changes nothing, is only refused
+// by the in-memory cache.
+func TestReplayAfterRestart(t *testing.T) {
+	s := newRelayStack(t, "3d_pay_hosting")
+	p := s.create(t, 10000)
+	cb := walkToCallback(t, p.RedirectURL, testCard("4355084355084358"))
+	postCallback(t, cb.Action.String(), cb.Values)
+	s.simClock.nextDay() // settled: refunds are allowed
+
+	type signed struct {
+		method, target string
+		body           []byte
+		ts             int64
+		nonce, sig     string
+	}
+	sign := func(method, target string, body []byte) signed {
+		ts, nonce := s.clock.Now().Unix(), signer.NewNonce()
+		return signed{method, target, body, ts, nonce, signer.Sign([]byte(s.secret), s.client.KeyID, ts, nonce, method, target, body)}
+	}
+	send := func(t *testing.T, r signed, idemKey string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(r.method, s.client.BaseURL+r.target, bytes.NewReader(r.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(signer.HeaderKey, s.client.KeyID)
+		req.Header.Set(signer.HeaderTimestamp, strconv.FormatInt(r.ts, 10))
+		req.Header.Set(signer.HeaderNonce, r.nonce)
+		req.Header.Set(signer.HeaderSignature, r.sig)
+		req.Header.Set("Content-Type", "application/json")
+		if idemKey != "" {
+			req.Header.Set("Idempotency-Key", idemKey)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	refund := sign(http.MethodPost, "/v1/payments/"+p.ID+"/refunds", []byte(`{"amount":4000}`))
+	read := sign(http.MethodGet, "/v1/payments/"+p.ID, nil)
+	if code, body := send(t, refund, "refund-1"); code != http.StatusOK || !strings.Contains(body, `"succeeded"`) {
+		t.Fatalf("refund: %d %s", code, body)
+	}
+	if code, body := send(t, read, ""); code != http.StatusOK {
+		t.Fatalf("read: %d %s", code, body)
+	}
+	steps := []struct {
+		name    string
+		restart bool
+		req     signed
+		idemKey string
+		want    int
+	}{
+		{"refund replayed with a new key", false, refund, "refund-2", http.StatusUnauthorized},
+		{"refund replayed with a new key after a restart", true, refund, "refund-3", http.StatusUnauthorized},
+		{"read replayed after a restart", false, read, "", http.StatusOK},
+		{"read replayed again", false, read, "", http.StatusUnauthorized},
+	}
+	for _, st := range steps {
+		if st.restart {
+			s.restart()
+		}
+		s.clock.Advance(10 * time.Second) // still inside the ±300 s window
+		code, body := send(t, st.req, st.idemKey)
+		if code != st.want || code == http.StatusUnauthorized && !strings.Contains(body, "replayed_nonce") {
+			t.Fatalf("%s: %d %s; want %d", st.name, code, body, st.want)
+		}
+	}
+	if got := s.payment(t, p.ID); got.Refunded != 4000 {
+		t.Fatalf("refunded %d; want 4000, one refund", got.Refunded)
+	}
+	if n := s.sim.Calls().APIByOrderKind[s.payment(t, p.ID).BankOrderID]["Credit"]; n != 1 {
+		t.Fatalf("the bank saw %d refunds; want 1", n)
 	}
 }

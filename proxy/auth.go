@@ -1,12 +1,17 @@
 package proxy
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/posrelay/posrelay/config"
 	"github.com/posrelay/posrelay/signer"
+	"github.com/posrelay/posrelay/store"
 )
 
 // authenticate checks the scheme v1 headers against the raw request
@@ -48,6 +53,34 @@ func (r *Relay) authenticate(ctx *fasthttp.RequestCtx, rs *reqState) (*config.Si
 		return nil, &apiError{Status: status, Code: ae.Code, Message: ae.Message}
 	}
 	rs.keyID, rs.site = key.ID, key.SiteID
+	if m := string(ctx.Method()); m != fasthttp.MethodGet && m != fasthttp.MethodHead {
+		if err := r.useNonceDurably(key.ID, string(h.Peek(signer.HeaderTimestamp)), string(h.Peek(signer.HeaderNonce))); err != nil {
+			rs.decision = "auth_refused"
+			return nil, err
+		}
+	}
 	rs.decision = "authenticated"
 	return r.sites[key.ID], nil
+}
+
+// useNonceDurably records a state-changing request's nonce in the journal
+// until its timestamp goes stale. The verifier's cache forgets on restart,
+// and the Idempotency-Key header is not signed: without this, a refund
+// captured in the minutes before a restart could be sent again after it
+// with a new key and refund twice. Reads are not recorded (a replayed read
+// changes nothing).
+func (r *Relay) useNonceDurably(keyID, timestamp, nonce string) error {
+	sent, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil { // the verifier has checked it; this cannot happen
+		return internalError(fmt.Errorf("timestamp %q after verification: %w", timestamp, err))
+	}
+	expires := time.Unix(sent, 0).Add(r.cfg.Auth.Window + time.Millisecond)
+	switch err := r.journal.UseNonce(context.Background(), keyID, nonce, expires, r.now()); {
+	case errors.Is(err, store.ErrDuplicate):
+		return &apiError{Status: fasthttp.StatusUnauthorized, Code: signer.CodeReplayedNonce,
+			Message: "the " + signer.HeaderNonce + " header repeats a nonce already used with this key; send a fresh random nonce with every request, retries included"}
+	case err != nil:
+		return internalError(err)
+	}
+	return nil
 }

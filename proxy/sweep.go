@@ -50,6 +50,9 @@ func (r *Relay) Sweep(ctx context.Context) error {
 	r.sweep.mu.Lock() // one sweep at a time: the loop's and a test's
 	defer r.sweep.mu.Unlock()
 	now := r.now()
+	if _, err := r.journal.PruneNonces(ctx, now); err != nil {
+		r.log.Warn("could not prune expired request nonces; will retry", zap.Error(err))
+	}
 	budget := sweepBudget
 	ask := func(p *store.Payment) {
 		if budget <= 0 || !r.backoff.due(p.ID, now) {

@@ -38,6 +38,7 @@ func testJournal(t *testing.T, open func(t *testing.T) Journal) {
 		{"BankOrderUnique", testBankOrderUnique},
 		{"Idempotency", testIdempotency},
 		{"Outbox", testOutbox},
+		{"Nonces", testNonces},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -952,5 +953,43 @@ func testBankOrderUnique(t *testing.T, j Journal) {
 	c.Bank, c.BankOrderID = "qnb", "X-2" // another bank: no clash
 	if err := j.CreatePayment(ctx, c, Event{At: t0, Kind: "created"}, nil); err != nil {
 		t.Fatalf("same bank order at another bank: %v", err)
+	}
+}
+
+// testNonces checks the durable replay record: a nonce is refused while
+// unexpired, per key, usable again once expired, and pruned.
+func testNonces(t *testing.T, j Journal) {
+	ctx := context.Background()
+	const window = 300 * time.Second
+	steps := []struct {
+		name       string
+		key, nonce string
+		at         time.Duration // after t0
+		wantDup    bool
+	}{
+		{"first use", "k1", "n-aaaaaaaaaaaaaaaaaaaaaa", 0, false},
+		{"replayed at once", "k1", "n-aaaaaaaaaaaaaaaaaaaaaa", time.Second, true},
+		{"same nonce, another key", "k2", "n-aaaaaaaaaaaaaaaaaaaaaa", time.Second, false},
+		{"replayed just before expiry", "k1", "n-aaaaaaaaaaaaaaaaaaaaaa", window - time.Millisecond, true},
+		{"used again once expired", "k1", "n-aaaaaaaaaaaaaaaaaaaaaa", window, false},
+		{"and refused again after that", "k1", "n-aaaaaaaaaaaaaaaaaaaaaa", window + time.Second, true},
+	}
+	for _, st := range steps {
+		now := t0.Add(st.at)
+		err := j.UseNonce(ctx, st.key, st.nonce, now.Add(window), now)
+		if st.wantDup != errors.Is(err, ErrDuplicate) || err != nil && !st.wantDup {
+			t.Fatalf("%s: UseNonce = %v; want duplicate %v", st.name, err, st.wantDup)
+		}
+	}
+	// k2's record expires at t0+1s+window; k1's at t0+2·window.
+	n, err := j.PruneNonces(ctx, t0.Add(window+time.Second))
+	if err != nil || n != 1 {
+		t.Fatalf("PruneNonces = %d, %v; want 1 (k2's)", n, err)
+	}
+	if err := j.UseNonce(ctx, "k1", "n-aaaaaaaaaaaaaaaaaaaaaa", t0.Add(3*window), t0.Add(window+2*time.Second)); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("pruning removed an unexpired nonce: %v", err)
+	}
+	if n, err := j.PruneNonces(ctx, t0.Add(10*window)); err != nil || n != 1 {
+		t.Fatalf("PruneNonces = %d, %v; want 1", n, err)
 	}
 }

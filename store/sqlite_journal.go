@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -590,4 +592,46 @@ func (s *SQLite) Redeliver(ctx context.Context, id string, now time.Time) error 
 		return fmt.Errorf("store: redeliver webhook %s: %w", id, err)
 	}
 	return err
+}
+
+// UseNonce records an accepted request's nonce (see Journal).
+func (s *SQLite) UseNonce(ctx context.Context, keyID, nonce string, expires, now time.Time) error {
+	sum := sha256.Sum256([]byte(keyID + "\x00" + nonce))
+	id := hex.EncodeToString(sum[:])
+	err := s.write(ctx, func(ctx context.Context, tx writeTx) error {
+		// An unexpired record stays as it is: no row changes, a replay.
+		res, err := tx.ExecContext(ctx, `INSERT INTO nonces (id, expires_at) VALUES (?, ?)
+			ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`,
+			id, expires.UnixMilli(), now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrDuplicate
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrDuplicate) {
+		return fmt.Errorf("store: use nonce of key %s: %w", keyID, err)
+	}
+	return err
+}
+
+// PruneNonces deletes expired nonce records (see Journal).
+func (s *SQLite) PruneNonces(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, tx writeTx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE expires_at <= ?`, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: prune nonces: %w", err)
+	}
+	return n, nil
 }

@@ -311,5 +311,13 @@ type Journal interface {
 	// message is pending.
 	Redeliver(ctx context.Context, id string, now time.Time) error
 
+	// UseNonce records that a signed request with this nonce of keyID was
+	// accepted, until expires. ErrDuplicate if it is recorded and its
+	// expiry is after now (a replay); an expired record is replaced.
+	UseNonce(ctx context.Context, keyID, nonce string, expires, now time.Time) error
+	// PruneNonces deletes the records that expired at or before now and
+	// returns how many.
+	PruneNonces(ctx context.Context, now time.Time) (int64, error)
+
 	Close() error
 }
