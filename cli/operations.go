@@ -6,8 +6,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/posrelay/posrelay/bank"
-	"github.com/posrelay/posrelay/config"
-	"github.com/posrelay/posrelay/proxy"
 	"github.com/posrelay/posrelay/store"
 )
 
@@ -48,20 +46,11 @@ func runOperations(ctx context.Context, args []string, stdio Stdio) error {
 	} else if len(pos) != 0 {
 		return usagef("operations list takes no arguments")
 	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		return &ExitError{Code: 1, Err: err}
-	}
-	rerun := func(string) string { return commandLine(name, fs, pos, []string{"allow-root"}) }
-	j, err := openJournal("", cfg.StateDir, *allowRoot, rerun)
+	relay, closeJournal, err := openRelay(name, fs, pos, *cfgPath, *allowRoot)
 	if err != nil {
 		return err
 	}
-	defer j.Close()
-	relay, err := proxy.New(proxy.Options{Config: cfg, Journal: j, Version: Version})
-	if err != nil {
-		return err
-	}
+	defer closeJournal()
 
 	if args[0] == "settle" {
 		op, err := relay.SettleOperationByHand(ctx, pos[0], succeeded, *note)

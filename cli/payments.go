@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -133,20 +134,11 @@ func runReport(ctx context.Context, args []string, stdio Stdio) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		return &ExitError{Code: 1, Err: err}
-	}
-	rerun := func(string) string { return commandLine("report daily", fs, pos, []string{"allow-root"}) }
-	j, err := openJournal("", cfg.StateDir, *allowRoot, rerun)
+	relay, closeJournal, err := openRelay("report daily", fs, pos, *cfgPath, *allowRoot)
 	if err != nil {
 		return err
 	}
-	defer j.Close()
-	relay, err := proxy.New(proxy.Options{Config: cfg, Journal: j, Version: Version})
-	if err != nil {
-		return err
-	}
+	defer closeJournal()
 	day := *date
 	if day == "" {
 		day = time.Now().In(turkey).Format("2006-01-02")
@@ -167,4 +159,26 @@ func runReport(ctx context.Context, args []string, stdio Stdio) error {
 		return &ExitError{Code: 3}
 	}
 	return nil
+}
+
+// openRelay loads the configuration at cfgPath and opens its journal for
+// an operator command that needs the relay's logic (reports, settlements)
+// without serving; name, fs and pos rebuild the command line for advice.
+// The returned func closes the journal.
+func openRelay(name string, fs *flag.FlagSet, pos []string, cfgPath string, allowRoot bool) (*proxy.Relay, func(), error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, nil, &ExitError{Code: 1, Err: err}
+	}
+	rerun := func(string) string { return commandLine(name, fs, pos, []string{"allow-root"}) }
+	j, err := openJournal("", cfg.StateDir, allowRoot, rerun)
+	if err != nil {
+		return nil, nil, err
+	}
+	relay, err := proxy.New(proxy.Options{Config: cfg, Journal: j, Version: Version})
+	if err != nil {
+		j.Close()
+		return nil, nil, err
+	}
+	return relay, func() { j.Close() }, nil
 }

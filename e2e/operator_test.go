@@ -23,19 +23,7 @@ func TestOperatorCommands(t *testing.T) {
 	postCallback(t, cb.Action.String(), cb.Values)
 	waitFor(t, func() bool { return len(s.recv.events()) == 2 })
 
-	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(cfgFile, []byte(s.yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range s.env {
-		t.Setenv(k, v)
-	}
-	run := func(args ...string) (string, int) {
-		var out, errb bytes.Buffer
-		err := cli.Run(context.Background(), args, cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
-		code := cli.ExitCode(err, &errb)
-		return out.String() + errb.String(), code
-	}
+	cfgFile, run := operatorCLI(t, s.yaml, s.env)
 	day := time.Now().In(time.FixedZone("TR", 3*3600)).Format("2006-01-02")
 	tests := []struct {
 		name string
@@ -70,5 +58,26 @@ func TestOperatorCommands(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// operatorCLI writes the relay's configuration to a file, puts its secrets
+// in the environment as the systemd unit would, and returns the file and a
+// way to run an operator command: its output (stdout, then stderr with the
+// error) and exit status.
+func operatorCLI(t *testing.T, yaml string, env map[string]string) (string, func(args ...string) (string, int)) {
+	t.Helper()
+	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	return cfgFile, func(args ...string) (string, int) {
+		var out, errb bytes.Buffer
+		err := cli.Run(context.Background(), args, cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+		code := cli.ExitCode(err, &errb) // prints the error to errb
+		return out.String() + errb.String(), code
 	}
 }

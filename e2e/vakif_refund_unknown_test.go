@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/posrelay/posrelay/api"
 	"github.com/posrelay/posrelay/banksim/vakif"
-	"github.com/posrelay/posrelay/cli"
 	"github.com/posrelay/posrelay/store"
 )
 
@@ -137,19 +134,8 @@ func TestVakifbankRefundAnswerLost(t *testing.T) {
 func settleByOperator(t *testing.T, s *vakifStack, paymentID, opID string, refunded int64) {
 	t.Helper()
 	ctx := context.Background()
-	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(cfgFile, []byte(s.yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range s.env {
-		t.Setenv(k, v)
-	}
-	run := func(args ...string) (string, int) {
-		var out, errb bytes.Buffer
-		err := cli.Run(ctx, append(args, "--config", cfgFile), cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
-		code := cli.ExitCode(err, &errb) // prints the error to errb
-		return out.String() + errb.String(), code
-	}
+	cfgFile, cliRun := operatorCLI(t, s.yaml, s.env)
+	run := func(args ...string) (string, int) { return cliRun(append(args, "--config", cfgFile)...) }
 	const note = "refund seen in the merchant panel, RRN 123456789012"
 	for _, st := range []struct {
 		name string
