@@ -547,8 +547,10 @@ func FuzzReadCard(f *testing.F) {
 				t.Fatalf("message %q; the first bad field's is %q", msg, firstBad)
 			}
 			digits := strings.NewReplacer(" ", "", "-", "").Replace(rawNumber)
+			// Card data is digits: a typed "umber" is in "Check the card
+			// number." without anything leaking (found by FuzzReadCard).
 			for _, secret := range []string{rawNumber, digits, rawCVV} {
-				if len(secret) >= 3 && strings.Contains(msg, secret) {
+				if strings.IndexFunc(secret, unicode.IsDigit) >= 0 && len(secret) >= 3 && strings.Contains(msg, secret) {
 					t.Fatalf("message %q holds card data %q", msg, secret)
 				}
 			}
