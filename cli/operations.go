@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/posrelay/posrelay/bank"
+	"github.com/posrelay/posrelay/proxy"
 	"github.com/posrelay/posrelay/store"
 )
 
@@ -43,10 +44,15 @@ func runOperations(ctx context.Context, args []string, stdio Stdio) error {
 		default:
 			return usagef("--as %q: use --as succeeded (the bank carried it out) or --as failed (it did not)", *as)
 		}
+		// Checked before anything can echo it (the journal owner check
+		// prints a command line, which leaves the note out).
+		if err := proxy.CheckSettleNote(*note); err != nil {
+			return &ExitError{Code: 1, Err: err}
+		}
 	} else if len(pos) != 0 {
 		return usagef("operations list takes no arguments")
 	}
-	relay, closeJournal, err := openRelay(name, fs, pos, *cfgPath, *allowRoot)
+	relay, closeJournal, err := openRelay(name, fs, pos, []string{"note"}, *cfgPath, *allowRoot, args[0] == "settle")
 	if err != nil {
 		return err
 	}

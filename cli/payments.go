@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/posrelay/posrelay/bank"
 	"github.com/posrelay/posrelay/config"
 	"github.com/posrelay/posrelay/proxy"
@@ -134,7 +136,7 @@ func runReport(ctx context.Context, args []string, stdio Stdio) error {
 	if err != nil {
 		return err
 	}
-	relay, closeJournal, err := openRelay("report daily", fs, pos, *cfgPath, *allowRoot)
+	relay, closeJournal, err := openRelay("report daily", fs, pos, nil, *cfgPath, *allowRoot, false)
 	if err != nil {
 		return err
 	}
@@ -163,19 +165,27 @@ func runReport(ctx context.Context, args []string, stdio Stdio) error {
 
 // openRelay loads the configuration at cfgPath and opens its journal for
 // an operator command that needs the relay's logic (reports, settlements)
-// without serving; name, fs and pos rebuild the command line for advice.
+// without serving; name, fs and pos rebuild the command line for advice
+// (without the flags in drop). With logged, the relay logs to stderr as
+// the serving one does (journald under systemd-run), else not at all.
 // The returned func closes the journal.
-func openRelay(name string, fs *flag.FlagSet, pos []string, cfgPath string, allowRoot bool) (*proxy.Relay, func(), error) {
+func openRelay(name string, fs *flag.FlagSet, pos, drop []string, cfgPath string, allowRoot, logged bool) (*proxy.Relay, func(), error) {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return nil, nil, &ExitError{Code: 1, Err: err}
 	}
-	rerun := func(string) string { return commandLine(name, fs, pos, []string{"allow-root"}) }
+	var log *zap.Logger
+	if logged {
+		if log, err = proxy.NewLogger(cfg.LogLevel); err != nil {
+			return nil, nil, &ExitError{Code: 1, Err: err}
+		}
+	}
+	rerun := func(string) string { return commandLine(name, fs, pos, append([]string{"allow-root"}, drop...)) }
 	j, err := openJournal("", cfg.StateDir, allowRoot, rerun)
 	if err != nil {
 		return nil, nil, err
 	}
-	relay, err := proxy.New(proxy.Options{Config: cfg, Journal: j, Version: Version})
+	relay, err := proxy.New(proxy.Options{Config: cfg, Journal: j, Logger: log, Version: Version})
 	if err != nil {
 		j.Close()
 		return nil, nil, err

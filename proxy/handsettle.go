@@ -26,10 +26,13 @@ func (r *Relay) OpenOperations(ctx context.Context) ([]*store.Operation, error) 
 	return r.journal.UnresolvedOperations(ctx, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
 }
 
-// inFlightCutoff is the creation time before which a pending operation's
-// bank call has ended, answered or not (the sweep's cutoff too).
-func (r *Relay) inFlightCutoff() time.Time {
-	return r.now().Add(-(r.cfg.Egress.BankTimeout + 5*time.Second))
+// handCutoff is the creation time before which a pending operation's
+// bank call has surely ended: the call's own limit (bank timeout + 2 s,
+// counted from after the operation is written) with a minute to spare
+// for a slow journal write. A bank answer later than that, or one that
+// disagrees with the hand settlement, is recorded (noteDisagreement).
+func (r *Relay) handCutoff() time.Time {
+	return r.now().Add(-(r.cfg.Egress.BankTimeout + 2*time.Second + time.Minute))
 }
 
 // SettleOperationByHand records what an operator found out from the bank
@@ -45,14 +48,14 @@ func (r *Relay) inFlightCutoff() time.Time {
 // settled it); it must not hold a card number.
 func (r *Relay) SettleOperationByHand(ctx context.Context, opID string, succeeded bool, note string) (*store.Operation, error) {
 	note = strings.TrimSpace(note)
-	if err := checkSettleNote(note); err != nil {
+	if err := CheckSettleNote(note); err != nil {
 		return nil, err
 	}
 	res := &bank.OpResult{Status: bank.Failed, Result: bank.NewResult(bank.CodeNotFound, "", "the operator found the bank did not carry it out")}
 	if succeeded {
 		res = &bank.OpResult{Status: bank.Succeeded, Result: bank.NewResult(bank.CodeApproved, "", "the operator confirmed it with the bank")}
 	}
-	cutoff := r.inFlightCutoff()
+	cutoff := r.handCutoff()
 	op, err := r.settleOperationIf(ctx, opID, res, "operator: "+note, func(o *store.Operation) error {
 		switch {
 		case o.Status == store.OpSucceeded || o.Status == store.OpFailed:
@@ -74,9 +77,10 @@ func (r *Relay) SettleOperationByHand(ctx context.Context, opID string, succeede
 	return op, nil
 }
 
-// checkSettleNote requires a short, printable note without a card number:
+// CheckSettleNote requires a short, printable note without a card number:
 // it is kept in the journal and shown by payments show.
-func checkSettleNote(note string) error {
+func CheckSettleNote(note string) error {
+	note = strings.TrimSpace(note)
 	switch {
 	case note == "":
 		return errors.New("--note is required: say how you know (e.g. \"refund seen in the bank's merchant panel, RRN 123456789012\")")
@@ -88,27 +92,9 @@ func checkSettleNote(note string) error {
 			return fmt.Errorf("--note must not hold control characters (%U); write it on one line", c)
 		}
 	}
-	if n := longestDigitRun(note); n >= 13 {
-		return fmt.Errorf("--note holds %d digits in a row, which may be a card number, and card numbers are never stored; "+
-			"name the bank's reference (RRN, auth code) or the order instead", n)
+	if bank.FreeTextHasCardNumber(note) {
+		return errors.New("--note may hold a card number, and card numbers are never stored; name the bank's reference " +
+			"(RRN, auth code) or the order instead, with a word between two numbers (\"RRN … auth …\")")
 	}
 	return nil
-}
-
-// longestDigitRun is the longest run of digits in s, spaces and hyphens
-// between digits ignored (card numbers are written 4355 0843 5508 4358).
-func longestDigitRun(s string) int {
-	best, run := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case '0' <= c && c <= '9':
-			run++
-			best = max(best, run)
-		case (c == ' ' || c == '-') && run > 0 && i+1 < len(s) && '0' <= s[i+1] && s[i+1] <= '9':
-			// a separator inside a number
-		default:
-			run = 0
-		}
-	}
-	return best
 }

@@ -17,16 +17,17 @@ func TestCheckSettleNote(t *testing.T) {
 		{"a reference", "refund seen in the merchant panel, RRN 123456789012", ""},
 		{"Turkish text", "banka şubesi aradı: iade yapılmış", ""},
 		{"empty", "", "--note is required"},
-		{"card number", "card 4355084355084358 refunded", "may be a card number"},
-		{"card number in groups", "card 4355 0843 5508 4358", "may be a card number"},
-		{"card number with hyphens", "4355-0843-5508-4358", "may be a card number"},
-		{"two short numbers are not one", "RRN 123456789012 - 1234", ""},
+		{"card number", "card 4355084355084358 refunded", "may hold a card number"},
+		{"card number in groups", "card 4355 0843 5508 4358", "may hold a card number"},
+		{"card number with hyphens", "4355-0843-5508-4358", "may hold a card number"},
+		{"two numbers with a word between", "RRN 123456789012 auth 123456", ""},
+		{"card number with dots", "4355.0843.5508.4358", "may hold a card number"},
 		{"line break", "seen\nin the panel", "control characters"},
 		{"too long", strings.Repeat("x", maxSettleNote+1), "at most"},
 		{"not UTF-8", "seen \xff", "UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkSettleNote(tc.note)
+			err := CheckSettleNote(tc.note)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -145,5 +146,134 @@ func TestSettleOperationByHand(t *testing.T) {
 				t.Error("the operator's note went into the site's webhook")
 			}
 		})
+	}
+}
+
+// TestSettleOperationByHandVoidAndCapture: a void settled by hand voids
+// the payment and tells the site; a capture settled by hand sets the
+// captured amount and sends nothing (Wix has no event for it).
+func TestSettleOperationByHandVoidAndCapture(t *testing.T) {
+	tr := reportRelay(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	tr.now = func() time.Time { return now }
+	ctx := context.Background()
+	putPayments(t, tr.Relay, []reportPayment{
+		{id: "pay_v", order: "V1", status: store.StatusSucceeded, stage: store.StageDone, captured: 10000},
+		{id: "pay_c", order: "C1", status: store.StatusSucceeded, stage: store.StageDone},
+	})
+	for _, tc := range []struct {
+		name, payment, op string
+		kind              bank.OpKind
+		amount            int64
+		check             func(p *store.Payment) bool
+		webhook           string
+	}{
+		{"void", "pay_v", "op_void", bank.OpVoid, 10000, func(p *store.Payment) bool { return p.Status == store.StatusVoided }, "payment.voided"},
+		{"capture", "pay_c", "op_cap", bank.OpCapture, 8000, func(p *store.Payment) bool { return p.Captured == 8000 }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			op := &store.Operation{ID: tc.op, PaymentID: tc.payment, SiteID: "shop1", Kind: tc.kind, Amount: tc.amount,
+				Status: store.OpUnknown, CreatedAt: now.Add(-time.Hour), UpdatedAt: now.Add(-time.Hour)}
+			if _, err := tr.journal.UpdatePayment(ctx, tc.payment, func(*store.Payment) (*store.Change, error) {
+				return &store.Change{Operations: []*store.Operation{op}}, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := tr.SettleOperationByHand(ctx, tc.op, true, "seen in the merchant panel"); err != nil || got.Status != store.OpSucceeded {
+				t.Fatalf("settled %+v, %v", got, err)
+			}
+			p, err := tr.journal.GetPayment(ctx, tc.payment)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(p) {
+				t.Errorf("payment after the %s: status %s captured %d", tc.name, p.Status, p.Captured)
+			}
+			hooks, err := tr.journal.ListWebhooks(ctx, store.WebhookFilter{PaymentID: tc.payment})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, h := range hooks {
+				types = append(types, h.EventType)
+			}
+			if want := tc.webhook; want == "" && len(hooks) != 0 || want != "" && (len(hooks) != 1 || hooks[0].EventType != want) {
+				t.Errorf("webhooks %v; want %q", types, want)
+			}
+		})
+	}
+}
+
+// TestBankAnswerAfterHandSettlement: a bank answer that comes after an
+// operation was settled the other way does not change it (the site has
+// been told) but is not lost either: an event, an error log and a metric.
+// The sweep's "not confirmed" after its grace is no answer and is not
+// flagged.
+func TestBankAnswerAfterHandSettlement(t *testing.T) {
+	tr := reportRelay(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	tr.now = func() time.Time { return now }
+	ctx := context.Background()
+	putPayments(t, tr.Relay, []reportPayment{{id: "pay_d", order: "D1", status: store.StatusSucceeded, stage: store.StageDone, captured: 10000}})
+	ops := []*store.Operation{
+		{ID: "op_r1", Kind: bank.OpRefund, Amount: 1000, Status: store.OpUnknown, CreatedAt: now.Add(-2 * time.Hour)},
+		{ID: "op_r2", Kind: bank.OpRefund, Amount: 2000, Status: store.OpUnknown, CreatedAt: now.Add(-2 * time.Hour)},
+	}
+	if _, err := tr.journal.UpdatePayment(ctx, "pay_d", func(q *store.Payment) (*store.Change, error) {
+		for _, o := range ops {
+			o.PaymentID, o.SiteID, o.UpdatedAt = q.ID, q.SiteID, o.CreatedAt
+			q.RefundPending += o.Amount
+		}
+		return &store.Change{Operations: ops}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	approved := &bank.OpResult{Status: bank.Succeeded, Result: bank.NewResult(bank.CodeApproved, "00", "")}
+	notConfirmed := &bank.OpResult{Status: bank.Failed, Result: bank.NewResult(bank.CodeNotFound, "", "not confirmed by the bank's status query")}
+	for _, tc := range []struct {
+		name     string
+		op       string
+		handAs   bool
+		late     *bank.OpResult
+		reason   string
+		flagged  bool
+		recorded store.OpStatus
+	}{
+		{"operator said failed, the bank's answer says refunded", "op_r1", false, approved, reasonBankAnswer, true, store.OpFailed},
+		{"operator said refunded, the sweep could not confirm", "op_r2", true, notConfirmed, "status query", false, store.OpSucceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := tr.SettleOperationByHand(ctx, tc.op, tc.handAs, "checked by phone"); err != nil {
+				t.Fatal(err)
+			}
+			got, err := tr.settleOperation(ctx, tc.op, tc.late, tc.reason)
+			if err != nil || got.Status != tc.recorded {
+				t.Fatalf("late answer: %+v, %v; want the operation left %s", got, err, tc.recorded)
+			}
+			evs, err := tr.journal.Events(ctx, "pay_d")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, e := range evs {
+				if e.Kind == eventOperationDisagrees && e.Detail["operation"] == tc.op {
+					n++
+					if e.Detail["recorded"] != "failed" || e.Detail["bank_says"] != "succeeded" {
+						t.Errorf("event detail %v", e.Detail)
+					}
+				}
+			}
+			if flagged := n == 1; flagged != tc.flagged || n > 1 {
+				t.Fatalf("%d %s events; want flagged %v", n, eventOperationDisagrees, tc.flagged)
+			}
+			if tc.flagged && !tr.logged("the bank's answer disagrees with how this operation was settled: the site was told failed but the bank says succeeded; check it with the bank and put it right (refund, or refund again)", "") {
+				t.Error("no error log for the disagreement")
+			}
+		})
+	}
+	var b strings.Builder
+	tr.metrics.write(&b)
+	if !strings.Contains(b.String(), `posrelay_operation_disagreements_total{kind="refund"} 1`) {
+		t.Errorf("metrics lack the disagreement:\n%s", b.String())
 	}
 }

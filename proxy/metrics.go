@@ -83,15 +83,16 @@ func (m *metrics) counter(key string) *atomic.Int64 {
 func (m *metrics) inc(name string, labels ...string) { m.add(1, name, labels...) }
 
 var metricHelp = map[string]string{
-	"posrelay_requests_total":            "Requests answered, by route and status class.",
-	"posrelay_request_duration_ms_total": "Total time spent answering requests, by route, in milliseconds.",
-	"posrelay_payments_total":            "Payments that reached a status, by bank and status.",
-	"posrelay_callbacks_rejected_total":  "Bank callbacks refused (forged, tampered, replayed, malformed), by code.",
-	"posrelay_bank_calls_total":          "Calls to the banks from request handling, by bank and outcome.",
-	"posrelay_webhook_attempts_total":    "Webhook delivery attempts, by result.",
-	"posrelay_operations_total":          "Refunds, voids and captures that reached a status, by kind and status.",
-	"posrelay_late_approvals_total":      "Bank approvals of payments the relay had already closed as failed, expired or canceled, by bank (void or refund them).",
-	"posrelay_panics_total":              "Panics recovered in background workers, by worker (each is logged with its stack).",
+	"posrelay_requests_total":                "Requests answered, by route and status class.",
+	"posrelay_request_duration_ms_total":     "Total time spent answering requests, by route, in milliseconds.",
+	"posrelay_payments_total":                "Payments that reached a status, by bank and status.",
+	"posrelay_callbacks_rejected_total":      "Bank callbacks refused (forged, tampered, replayed, malformed), by code.",
+	"posrelay_bank_calls_total":              "Calls to the banks from request handling, by bank and outcome.",
+	"posrelay_webhook_attempts_total":        "Webhook delivery attempts, by result.",
+	"posrelay_operations_total":              "Refunds, voids and captures that reached a status, by kind and status.",
+	"posrelay_late_approvals_total":          "Bank approvals of payments the relay had already closed as failed, expired or canceled, by bank (void or refund them).",
+	"posrelay_operation_disagreements_total": "Bank answers for refunds, voids and captures already settled the other way (by an operator, or failed after the grace period), by kind: check them with the bank.",
+	"posrelay_panics_total":                  "Panics recovered in background workers, by worker (each is logged with its stack).",
 }
 
 // write renders the counters in the Prometheus text format.

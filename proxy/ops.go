@@ -261,7 +261,7 @@ func (r *Relay) runOperation(ctx context.Context, g gateway, paymentID string, o
 	default: // never reached the bank
 		res = &bank.OpResult{Status: bank.Failed, Result: bank.NewResult(bank.CodeBankError, "", shortErr(err))}
 	}
-	final, err := r.settleOperation(ctx, op.ID, res, "bank answer")
+	final, err := r.settleOperation(ctx, op.ID, res, reasonBankAnswer)
 	if err != nil {
 		r.log.Error("operation: journal write failed", zap.String("operation", op.ID), zap.Error(err))
 		return op
@@ -333,6 +333,9 @@ func (r *Relay) settleOperationIf(ctx context.Context, opID string, res *bank.Op
 		return ch, nil
 	})
 	if errors.Is(err, store.ErrConflict) && already != nil {
+		if check == nil {
+			r.noteDisagreement(ctx, already, res, reason)
+		}
 		return already, nil
 	}
 	if err != nil {
@@ -342,6 +345,50 @@ func (r *Relay) settleOperationIf(ctx context.Context, opID string, res *bank.Op
 	r.wake()
 	return op, nil
 }
+
+// noteDisagreement records a bank-derived final answer for an operation
+// that was already settled the other way — by an operator, or failed by
+// the sweep after its grace period — so that it is not lost: the bank
+// refunded what the site was told failed, or the reverse. The operation
+// stays as it is (the site has been told); an event on the payment, an
+// error log and posrelay_operation_disagreements_total tell the operator
+// to put it right with the bank.
+func (r *Relay) noteDisagreement(ctx context.Context, op *store.Operation, res *bank.OpResult, reason string) {
+	var says store.OpStatus
+	switch {
+	case res.Status == bank.Succeeded:
+		says = store.OpSucceeded
+	case res.Status == bank.Failed && reason == reasonBankAnswer:
+		says = store.OpFailed
+	default:
+		return // no answer, or the sweep's "not confirmed": no evidence either way
+	}
+	if says == op.Status {
+		return
+	}
+	now := r.now().UTC()
+	detail := map[string]string{"operation": op.ID, "recorded": string(op.Status), "bank_says": string(says),
+		"bank_code": res.Result.BankCode, "source": reason}
+	if _, err := r.journal.UpdatePayment(ctx, op.PaymentID, func(q *store.Payment) (*store.Change, error) {
+		q.UpdatedAt = now
+		return &store.Change{Events: []store.Event{{At: now, Kind: eventOperationDisagrees, Detail: detail}}}, nil
+	}); err != nil {
+		r.log.Error("could not record a bank answer that disagrees with an operation", zap.String("operation", op.ID), zap.Error(err))
+	}
+	r.metrics.inc("posrelay_operation_disagreements_total", "kind", string(op.Kind))
+	r.log.Error("the bank's answer disagrees with how this operation was settled: the site was told "+string(op.Status)+
+		" but the bank says "+string(says)+"; check it with the bank and put it right (refund, or refund again)",
+		zap.String("operation", op.ID), zap.String("kind", string(op.Kind)), zap.String(logPayment, op.PaymentID),
+		zap.Int64("amount", op.Amount), zap.String("source", reason))
+}
+
+// reasonBankAnswer is the settle reason of the bank's own answer to an
+// operation's call.
+const reasonBankAnswer = "bank answer"
+
+// eventOperationDisagrees is the event of a bank answer that came after
+// its operation was settled the other way.
+const eventOperationDisagrees = "operation_disagrees"
 
 // operationWebhook is the message a finished operation sends: refunds
 // succeed or fail, a void voids the payment or fails (a void answered 202
