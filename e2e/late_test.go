@@ -277,6 +277,22 @@ func TestLateSignedApprovalThatDoesNotBind(t *testing.T) {
 		if len(evs) != 1 || evs[0].Detail["source"] != "status query" || evs[0].Detail["auth_code"] == "" {
 			t.Fatalf("late_approval events %+v; want one from the status query, with the bank's auth code", evs)
 		}
+		// Posted again and again, it asks the bank with backoff (5 s, then
+		// 10 s, …), not once per post; the status answer is reused for 5 s.
+		for _, st := range []struct {
+			advance time.Duration
+			queries int
+		}{{0, 0}, {6 * time.Second, 1}, {6 * time.Second, 0}, {0, 0}, {6 * time.Second, 1}} {
+			s.clock.Advance(st.advance)
+			before := statusCalls()
+			post(t, cb.Action.String(), resign(withField(cb.Values, "amount", "0.01"), s.storeKey), closed)
+			if n := statusCalls() - before; n != st.queries {
+				t.Fatalf("a repeated post %v later cost %d status queries; want %d", st.advance, n, st.queries)
+			}
+		}
+		if evs := late(t, p.ID); len(evs) != 1 {
+			t.Fatalf("%d late_approval events after repeated posts; want 1", len(evs))
+		}
 	})
 
 	t.Run("another payment's callback at a declined payment's URL", func(t *testing.T) {

@@ -191,7 +191,15 @@ func (r *Relay) lateCallback(ctx *fasthttp.RequestCtx, rs *reqState, p *store.Pa
 	c := context.Background()
 	if err := bind(p, v.Echo); err != nil {
 		rs.decision, rs.cause = "callback_late_mismatch", err
+		// Whoever holds the callback URL and a signed approval could post
+		// it again and again: the bank is asked with backoff per payment,
+		// so the relay's address is not the one the bank blocks.
 		start := r.now()
+		if !r.backoff.due(p.ID, start) {
+			rs.decision = "callback_late_mismatch_backoff"
+			return
+		}
+		r.backoff.later(p.ID, start)
 		_, _, qerr := r.refreshStatus(c, p)
 		rs.bankTime = r.now().Sub(start)
 		if qerr != nil {
