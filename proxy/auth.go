@@ -53,14 +53,22 @@ func (r *Relay) authenticate(ctx *fasthttp.RequestCtx, rs *reqState) (*config.Si
 		return nil, &apiError{Status: status, Code: ae.Code, Message: ae.Message}
 	}
 	rs.keyID, rs.site = key.ID, key.SiteID
-	if m := string(ctx.Method()); m != fasthttp.MethodGet && m != fasthttp.MethodHead {
-		if err := r.useNonceDurably(key.ID, string(h.Peek(signer.HeaderTimestamp)), string(h.Peek(signer.HeaderNonce))); err != nil {
-			rs.decision = "auth_refused"
-			return nil, err
-		}
-	}
 	rs.decision = "authenticated"
 	return r.sites[key.ID], nil
+}
+
+// changesState is for the routes that move money or create payments,
+// after authenticate and method routing: it records the request's nonce
+// durably (useNonceDurably) and, when that refuses it, answers the request
+// and returns false.
+func (r *Relay) changesState(ctx *fasthttp.RequestCtx, rs *reqState) bool {
+	h := &ctx.Request.Header
+	if err := r.useNonceDurably(rs.keyID, string(h.Peek(signer.HeaderTimestamp)), string(h.Peek(signer.HeaderNonce))); err != nil {
+		rs.decision = "auth_refused"
+		writeError(ctx, rs, err)
+		return false
+	}
+	return true
 }
 
 // useNonceDurably records a state-changing request's nonce in the journal
@@ -68,7 +76,7 @@ func (r *Relay) authenticate(ctx *fasthttp.RequestCtx, rs *reqState) (*config.Si
 // and the Idempotency-Key header is not signed: without this, a refund
 // captured in the minutes before a restart could be sent again after it
 // with a new key and refund twice. Reads are not recorded (a replayed read
-// changes nothing).
+// changes nothing), nor are requests refused before a route acts.
 func (r *Relay) useNonceDurably(keyID, timestamp, nonce string) error {
 	sent, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil { // the verifier has checked it; this cannot happen

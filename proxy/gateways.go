@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"go.uber.org/zap"
+
 	"github.com/posrelay/posrelay/allowlist"
 	"github.com/posrelay/posrelay/bank"
 	"github.com/posrelay/posrelay/config"
@@ -68,9 +70,13 @@ func (r *Relay) buildGateways(roots *x509.CertPool) error {
 				}
 				alt := *a
 				alt.Model = m
-				if ga, err := newGateway(s, &alt, doer); err == nil {
-					r.gateways[gatewayKey(s.ID, a.Name, m)] = ga
+				ga, err := newGateway(s, &alt, doer)
+				if err != nil {
+					r.log.Warn("an account's settings cannot serve another model: its payments made under that model, if any, cannot be finished",
+						zap.String(logSite, s.ID), zap.String("account", a.Name), zap.String("model", m), zap.Error(err))
+					continue
 				}
+				r.gateways[gatewayKey(s.ID, a.Name, m)] = ga
 			}
 		}
 	}

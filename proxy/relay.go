@@ -284,6 +284,9 @@ func (r *Relay) api(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 			writeError(ctx, rs, errMethod)
 			return
 		}
+		if !r.changesState(ctx, rs) {
+			return
+		}
 		r.createPayment(ctx, rs, site)
 	case len(parts) == 2 && parts[0] == "payments":
 		if method != fasthttp.MethodGet {
@@ -294,6 +297,9 @@ func (r *Relay) api(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 	case len(parts) == 3 && parts[0] == "payments" && (parts[2] == "refunds" || parts[2] == "void" || parts[2] == "capture"):
 		if method != fasthttp.MethodPost {
 			writeError(ctx, rs, errMethod)
+			return
+		}
+		if !r.changesState(ctx, rs) {
 			return
 		}
 		r.operate(ctx, rs, site, parts[1], parts[2])

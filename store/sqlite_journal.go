@@ -594,15 +594,18 @@ func (s *SQLite) Redeliver(ctx context.Context, id string, now time.Time) error 
 	return err
 }
 
+// useNonceSQL inserts a nonce record, or replaces an expired one; it
+// changes no row when an unexpired one exists.
+const useNonceSQL = `INSERT INTO nonces (id, expires_at) VALUES (?, ?)
+	ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`
+
 // UseNonce records an accepted request's nonce (see Journal).
 func (s *SQLite) UseNonce(ctx context.Context, keyID, nonce string, expires, now time.Time) error {
 	sum := sha256.Sum256([]byte(keyID + "\x00" + nonce))
 	id := hex.EncodeToString(sum[:])
 	err := s.write(ctx, func(ctx context.Context, tx writeTx) error {
 		// An unexpired record stays as it is: no row changes, a replay.
-		res, err := tx.ExecContext(ctx, `INSERT INTO nonces (id, expires_at) VALUES (?, ?)
-			ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`,
-			id, expires.UnixMilli(), now.UnixMilli())
+		res, err := tx.ExecContext(ctx, useNonceSQL, id, expires.UnixMilli(), now.UnixMilli())
 		if err != nil {
 			return err
 		}

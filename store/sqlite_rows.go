@@ -44,7 +44,7 @@ var (
 	insertWebhookSQL = "INSERT INTO webhooks (" + webhookCols + ") VALUES (" + placeholders(12) + ")"
 
 	preparedWrites = []string{insertPaymentSQL, paymentByIDSQL, updatePaymentSQL, lastEventSQL,
-		insertEventSQL, upsertOperationSQL, insertIdempotencySQL, insertWebhookSQL}
+		insertEventSQL, upsertOperationSQL, insertIdempotencySQL, insertWebhookSQL, useNonceSQL}
 )
 
 // The reads of request handling (a payment read, a callback, a creation)
