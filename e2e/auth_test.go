@@ -107,10 +107,10 @@ func TestWhoamiAuth(t *testing.T) {
 
 // TestReplayAfterRestart: the Idempotency-Key header is not signed, so a
 // captured refund sent again with a new key would be a second refund
-// unless its nonce is refused. The relay keeps the nonces of POST requests
-// in its journal: a replay is refused before and after a restart, while
-// the timestamp is fresh; a GET, which changes nothing, is only refused
-// by the in-memory cache.
+// unless its nonce is refused. The relay keeps the nonces of refunds,
+// voids and captures in its journal: a replay is refused before and after
+// a restart, while the timestamp is fresh; a GET, which changes nothing,
+// is only refused by the in-memory cache.
 func TestReplayAfterRestart(t *testing.T) {
 	s := newRelayStack(t, "3d_pay_hosting")
 	p := s.create(t, 10000)

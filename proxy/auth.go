@@ -57,11 +57,14 @@ func (r *Relay) authenticate(ctx *fasthttp.RequestCtx, rs *reqState) (*config.Si
 	return r.sites[key.ID], nil
 }
 
-// changesState is for the routes that move money or create payments,
+// movesMoney is for the routes that move money (refund, void, capture),
 // after authenticate and method routing: it records the request's nonce
 // durably (useNonceDurably) and, when that refuses it, answers the request
-// and returns false.
-func (r *Relay) changesState(ctx *fasthttp.RequestCtx, rs *reqState) bool {
+// and returns false. A creation is left to the in-memory cache: replayed
+// after a restart it opens one more unpaid payment page for the same
+// order, and a second journal write per creation cost a third of the
+// creation rate (3,669 → 2,586/s).
+func (r *Relay) movesMoney(ctx *fasthttp.RequestCtx, rs *reqState) bool {
 	h := &ctx.Request.Header
 	if err := r.useNonceDurably(rs.keyID, string(h.Peek(signer.HeaderTimestamp)), string(h.Peek(signer.HeaderNonce))); err != nil {
 		rs.decision = "auth_refused"
@@ -71,12 +74,11 @@ func (r *Relay) changesState(ctx *fasthttp.RequestCtx, rs *reqState) bool {
 	return true
 }
 
-// useNonceDurably records a state-changing request's nonce in the journal
-// until its timestamp goes stale. The verifier's cache forgets on restart,
-// and the Idempotency-Key header is not signed: without this, a refund
-// captured in the minutes before a restart could be sent again after it
-// with a new key and refund twice. Reads are not recorded (a replayed read
-// changes nothing), nor are requests refused before a route acts.
+// useNonceDurably records a refund's, void's or capture's nonce in the
+// journal until its timestamp goes stale. The verifier's cache forgets on
+// restart, and the Idempotency-Key header is not signed: without this, a
+// refund captured in the minutes before a restart could be sent again
+// after it with a new key and refund twice.
 func (r *Relay) useNonceDurably(keyID, timestamp, nonce string) error {
 	sent, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil { // the verifier has checked it; this cannot happen

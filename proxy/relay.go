@@ -284,9 +284,6 @@ func (r *Relay) api(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 			writeError(ctx, rs, errMethod)
 			return
 		}
-		if !r.changesState(ctx, rs) {
-			return
-		}
 		r.createPayment(ctx, rs, site)
 	case len(parts) == 2 && parts[0] == "payments":
 		if method != fasthttp.MethodGet {
@@ -299,7 +296,7 @@ func (r *Relay) api(ctx *fasthttp.RequestCtx, rs *reqState, path string) {
 			writeError(ctx, rs, errMethod)
 			return
 		}
-		if !r.changesState(ctx, rs) {
+		if !r.movesMoney(ctx, rs) {
 			return
 		}
 		r.operate(ctx, rs, site, parts[1], parts[2])

@@ -1,4 +1,4 @@
--- Nonces of the state-changing (POST) requests the relay accepted, kept
+-- Nonces of the money-moving requests (refund, void, capture) the relay accepted, kept
 -- until their timestamps go stale, so that a request captured before a
 -- restart cannot be replayed after it. The in-memory cache answers first;
 -- this table is what survives the process. id is the hex SHA-256 of key id
