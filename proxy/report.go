@@ -104,6 +104,7 @@ const (
 	issueStatusUnavailable  = "status_unavailable"    // the bank's status API gave no answer
 	issueLateApproval       = "late_approval"         // the bank approved after the relay had closed the payment
 	issueDuplicatePayment   = "duplicate_payment"     // more than one succeeded payment for one order
+	issueOperationDisagrees = "operation_disagrees"   // a bank answer came after its operation was settled the other way
 )
 
 // apiBankCheckLimit bounds the status queries one API report may make:
@@ -230,9 +231,23 @@ func (r *Relay) buildReport(ctx context.Context, site, date string, checkBank bo
 }
 
 // paymentIssues adds what the journal alone shows is wrong with p: a
-// late approval of a closed payment, or a second succeeded payment for
+// late approval of a closed payment, a bank answer that disagrees with how
+// one of its operations was settled, or a second succeeded payment for
 // the same order (looked for across days, once per order).
 func (r *Relay) paymentIssues(ctx context.Context, p *store.Payment, paidOrders map[[2]string]bool, rep *Report) error {
+	if p.Status == store.StatusSucceeded || p.Status == store.StatusVoided { // the statuses operations run on
+		evs, err := r.journal.Events(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.Kind == eventOperationDisagrees {
+				rep.Issues = append(rep.Issues, ReportIssue{PaymentID: p.ID, OrderID: p.OrderID, Issue: issueOperationDisagrees,
+					Journal: "operation " + e.Detail["operation"] + " " + e.Detail["recorded"],
+					Bank:    e.Detail["bank_says"] + " (" + e.Detail["source"] + "): check it with the bank and put it right"})
+			}
+		}
+	}
 	switch p.Status {
 	case store.StatusFailed, store.StatusExpired, store.StatusCanceled:
 		evs, err := r.journal.Events(ctx, p.ID)

@@ -111,6 +111,10 @@ func TestReportIssuesFromJournal(t *testing.T) {
 			{id: "pay_a", order: "O1", status: store.StatusExpired, stage: done, events: []string{eventLateApproval}},
 			{id: "pay_b", order: "O2", status: store.StatusFailed, stage: done, events: []string{"bank_step"}},
 		}, []string{"late_approval pay_a"}},
+		{"a bank answer after an operation was settled the other way", []reportPayment{
+			{id: "pay_a", order: "O1", status: store.StatusSucceeded, stage: done, captured: 10000, events: []string{eventOperationDisagrees}},
+			{id: "pay_b", order: "O2", status: store.StatusVoided, stage: done, captured: 10000, events: []string{"void_succeeded"}},
+		}, []string{"operation_disagrees pay_a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
