@@ -6,18 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/text/encoding/charmap"
 
 	"github.com/posrelay/posrelay/api"
 	"github.com/posrelay/posrelay/internal/leakscan"
@@ -304,17 +300,7 @@ func (w *bankCBWorld) request(src bankReturn, cc callbackChange, vars map[string
 	for _, a := range cc.Add {
 		fs = append(fs, field{a[0], strings.ReplaceAll(w.expand(a[1], vars), "{same}", current(a[0]))})
 	}
-	for i := 0; i < cc.Junk; i++ {
-		fs = append(fs, field{"junk" + strconv.Itoa(i), "x"})
-	}
-	if cc.Encode == "latin5" {
-		enc := charmap.ISO8859_9.NewEncoder()
-		for i := range fs {
-			if v, err := enc.String(fs[i].value); err == nil {
-				fs[i].value = v
-			}
-		}
-	}
+	fs = junkAndEncode(fs, cc.Junk, cc.Encode)
 	body := []byte(encodeFields(fs))
 	if cc.RawBody == nil && cc.Method == "" && cc.As == "" && cc.ContentType == nil && cc.To == "" && cc.Pad == 0 &&
 		string(body) == encodeFields(src.fields) {
@@ -330,29 +316,13 @@ func (w *bankCBWorld) request(src bankReturn, cc callbackChange, vars map[string
 			as = "query"
 		}
 	}
-	ct := "application/x-www-form-urlencoded"
 	method := http.MethodPost
-	switch as {
-	case "form":
-	case "query":
+	if as == "query" {
 		method = http.MethodGet
-	case "json":
-		m := map[string]string{}
-		for _, f := range fs {
-			m[f.name] = f.value
-		}
-		body, _ = json.Marshal(m)
-		ct = "application/json"
-	case "multipart":
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		for _, f := range fs {
-			_ = mw.WriteField(f.name, f.value)
-		}
-		mw.Close()
-		body, ct = buf.Bytes(), mw.FormDataContentType()
-	default:
-		return nil, fmt.Errorf("unknown callback shape %q", as)
+	}
+	body, ct, err := shapeBody(as, fs, body)
+	if err != nil {
+		return nil, err
 	}
 	if cc.RawBody != nil {
 		body = []byte(w.expand(*cc.RawBody, vars))

@@ -679,6 +679,49 @@ func (w *badInputWorld) sendCardForm(c badCase) (*answer, error) {
 // field is one callback field, in order.
 type field struct{ name, value string }
 
+// junkAndEncode appends n junk fields to fs and, for encode "latin5",
+// re-encodes every value in ISO 8859-9 (as an old bank page would).
+func junkAndEncode(fs []field, n int, encode string) []field {
+	for i := 0; i < n; i++ {
+		fs = append(fs, field{"junk" + strconv.Itoa(i), "x"})
+	}
+	if encode == "latin5" {
+		enc := charmap.ISO8859_9.NewEncoder()
+		for i := range fs {
+			if v, err := enc.String(fs[i].value); err == nil {
+				fs[i].value = v
+			}
+		}
+	}
+	return fs
+}
+
+// shapeBody is a callback body of the shape as: "", "form" or "query"
+// keep form (the urlencoded fields, padding included), "json" and
+// "multipart" write fs that way. It returns the body and content type.
+func shapeBody(as string, fs []field, form []byte) ([]byte, string, error) {
+	switch as {
+	case "", "form", "query":
+		return form, "application/x-www-form-urlencoded", nil
+	case "json":
+		m := map[string]string{}
+		for _, f := range fs {
+			m[f.name] = f.value
+		}
+		body, _ := json.Marshal(m)
+		return body, "application/json", nil
+	case "multipart":
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for _, f := range fs {
+			_ = mw.WriteField(f.name, f.value)
+		}
+		mw.Close()
+		return buf.Bytes(), mw.FormDataContentType(), nil
+	}
+	return nil, "", fmt.Errorf("unknown callback shape %q", as)
+}
+
 // fieldList is a callback's fields, in order.
 type fieldList []field
 
@@ -762,17 +805,7 @@ func (w *badInputWorld) sendCallback(c badCase) (*answer, error) {
 	for _, a := range cc.Add {
 		fs = append(fs, field{a[0], strings.ReplaceAll(w.expand(a[1]), "{same}", fieldList(fs).get(a[0]))})
 	}
-	for i := 0; i < cc.Junk; i++ {
-		fs = append(fs, field{"junk" + strconv.Itoa(i), "x"})
-	}
-	if cc.Encode == "latin5" {
-		enc := charmap.ISO8859_9.NewEncoder()
-		for i := range fs {
-			if v, err := enc.String(fs[i].value); err == nil {
-				fs[i].value = v
-			}
-		}
-	}
+	fs = junkAndEncode(fs, cc.Junk, cc.Encode)
 	body := []byte(encodeFields(fs))
 	if cc.Pad > len(body) {
 		body = append(body, []byte("&padding="+strings.Repeat("p", cc.Pad-len(body)-9))...)
@@ -780,26 +813,9 @@ func (w *badInputWorld) sendCallback(c badCase) (*answer, error) {
 	if cc.RawBody == nil && cc.Method == "" && cc.As == "" && cc.ContentType == nil && cc.To == "" && string(body) == before {
 		return nil, fmt.Errorf("the change leaves the genuine callback as it was: not a hostile input")
 	}
-	ct := "application/x-www-form-urlencoded"
-	switch cc.As {
-	case "", "form", "query":
-	case "json":
-		m := map[string]string{}
-		for _, f := range fs {
-			m[f.name] = f.value
-		}
-		body, _ = json.Marshal(m)
-		ct = "application/json"
-	case "multipart":
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		for _, f := range fs {
-			_ = mw.WriteField(f.name, f.value)
-		}
-		mw.Close()
-		body, ct = buf.Bytes(), mw.FormDataContentType()
-	default:
-		return nil, fmt.Errorf("unknown callback shape %q", cc.As)
+	body, ct, err := shapeBody(cc.As, fs, body)
+	if err != nil {
+		return nil, err
 	}
 	if cc.RawBody != nil {
 		body = []byte(w.expand(*cc.RawBody))
