@@ -1,9 +1,6 @@
 package reliability
 
 import (
-	"bytes"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,27 +12,7 @@ import (
 func TestBankCallbackCorpusIsGenerated(t *testing.T) {
 	dir := filepath.Join("testdata", "badcallbacks")
 	for _, m := range bankCallbackModels {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(bankCallbackCorpus(m.file)); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, m.file+".json")
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || !bytes.Equal(got, buf.Bytes()) {
-			t.Errorf("%s is not what badcallbacks_banks_corpus_test.go writes; run: go test ./reliability -run TestBankCallbackCorpusIsGenerated -update", path)
-		}
+		checkGenerated(t, filepath.Join(dir, m.file+".json"), bankCallbackCorpus(m.file), "badcallbacks_banks_corpus_test.go", "TestBankCallbackCorpusIsGenerated")
 	}
 }
 

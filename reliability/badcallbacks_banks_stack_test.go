@@ -197,13 +197,7 @@ func walkToReturn(ctx context.Context, payURL, pan string) (bankReturn, error) {
 			}
 			return r, nil
 		}
-		set := map[string]string{}
-		for _, n := range f.Names {
-			if v, ok := shopperValue(n, pan); ok && (f.Values.Get(n) == "" || n == "exp_month" || n == "exp_year") {
-				set[n] = v
-			}
-		}
-		if page, err = b.Submit(ctx, f, set); err != nil {
+		if page, err = b.Submit(ctx, f, typedFields(f, pan, shopperValue)); err != nil {
 			return bankReturn{}, err
 		}
 	}

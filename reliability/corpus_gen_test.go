@@ -37,27 +37,34 @@ func TestCorpusIsGenerated(t *testing.T) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(files[name]); err != nil {
+		checkGenerated(t, filepath.Join(dir, name+".json"), files[name], "corpus_gen_test.go", "TestCorpusIsGenerated")
+	}
+}
+
+// checkGenerated writes v as indented JSON to path with -update, and
+// otherwise checks that path holds exactly that; gen and test name the
+// generator file and the test to rerun.
+func checkGenerated(t *testing.T, path string, v any, gen, test string) {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(dir, name+".json")
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		got, err := os.ReadFile(path)
-		if err != nil || !bytes.Equal(got, buf.Bytes()) {
-			t.Errorf("%s is not what corpus_gen_test.go writes; run: go test ./reliability -run TestCorpusIsGenerated -update", path)
-		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, buf.Bytes()) {
+		t.Errorf("%s is not what %s writes; run: go test ./reliability -run %s -update", path, gen, test)
 	}
 }
 

@@ -337,6 +337,18 @@ func fieldValue(name, pan string) (string, bool) {
 	return "", false
 }
 
+// typedFields is what a shopper types into form f: value's answer for
+// each empty field it knows, and the expiry selects whatever they hold.
+func typedFields(f *browser.Form, pan string, value func(name, pan string) (string, bool)) map[string]string {
+	set := map[string]string{}
+	for _, n := range f.Names {
+		if v, ok := value(n, pan); ok && (f.Values.Get(n) == "" || n == "exp_month" || n == "exp_year") {
+			set[n] = v
+		}
+	}
+	return set
+}
+
 // walkToCallback follows the shopper's pages from payURL until the form
 // that would post the bank's answer to the relay, and returns it unsent.
 func walkToCallback(ctx context.Context, hc *http.Client, payURL, pan string) (*browser.Form, error) {
@@ -359,13 +371,7 @@ func walkToCallback(ctx context.Context, hc *http.Client, payURL, pan string) (*
 		if strings.HasPrefix(f.Action.Path, "/callback/") {
 			return f, nil
 		}
-		set := map[string]string{}
-		for _, n := range f.Names {
-			if v, ok := fieldValue(n, pan); ok && (f.Values.Get(n) == "" || n == "exp_month" || n == "exp_year") {
-				set[n] = v
-			}
-		}
-		if page, err = b.Submit(ctx, f, set); err != nil {
+		if page, err = b.Submit(ctx, f, typedFields(f, pan, fieldValue)); err != nil {
 			return nil, err
 		}
 	}
