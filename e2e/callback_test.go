@@ -25,26 +25,7 @@ func walkToCallback(t *testing.T, payURL string, c card) *browser.Form {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 10; i++ {
-		f, err := page.Form("")
-		if err != nil {
-			t.Fatalf("no form on the way to the callback: %v (history %v)", err, b.History)
-		}
-		if strings.HasPrefix(f.Action.Path, "/callback/") {
-			return f
-		}
-		set := map[string]string{}
-		for _, n := range f.Names {
-			if v, ok := c.fieldValue(n); ok && (f.Values.Get(n) == "" || n == "exp_month" || n == "exp_year") {
-				set[n] = v
-			}
-		}
-		if page, err = b.Submit(ctx, f, set); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Fatalf("no callback form after 10 pages: %v", b.History)
-	return nil
+	return finishAtBank(t, b, page, c)
 }
 
 // postCallback posts fields to a callback URL without following redirects.

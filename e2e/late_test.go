@@ -37,20 +37,13 @@ func TestLateApprovalIsFlagged(t *testing.T) {
 	closed := s.payment(t, p.ID)
 
 	lateEvents := func() int {
-		evs, err := s.journal.Events(ctx, p.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
+		evs := eventsOfKind(t, s.journal, p.ID, "late_approval")
 		for _, e := range evs {
-			if e.Kind == "late_approval" {
-				n++
-				if e.Detail["auth_code"] == "" || e.Detail["status_was"] != "expired" {
-					t.Errorf("late_approval detail %v; want the auth code and the closed status", e.Detail)
-				}
+			if e.Detail["auth_code"] == "" || e.Detail["status_was"] != "expired" {
+				t.Errorf("late_approval detail %v; want the auth code and the closed status", e.Detail)
 			}
 		}
-		return n
+		return len(evs)
 	}
 
 	steps := []struct {
@@ -161,20 +154,13 @@ func TestRefreshReusesRecentAnswer(t *testing.T) {
 	}
 	refresh(t, q.ID)
 	refresh(t, q.ID) // flagged once
-	evs, err := s.journal.Events(ctx, q.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
+	evs := eventsOfKind(t, s.journal, q.ID, "late_approval")
 	for _, e := range evs {
-		if e.Kind == "late_approval" {
-			n++
-			if e.Detail["source"] != "status query" {
-				t.Errorf("late_approval source %q; want status query", e.Detail["source"])
-			}
+		if e.Detail["source"] != "status query" {
+			t.Errorf("late_approval source %q; want status query", e.Detail["source"])
 		}
 	}
-	if n != 1 {
+	if n := len(evs); n != 1 {
 		t.Fatalf("%d late_approval events after two refreshes; want 1", n)
 	}
 	if got := s.payment(t, q.ID); got.Status != store.StatusExpired {
@@ -236,17 +222,7 @@ func TestLateSignedApprovalThatDoesNotBind(t *testing.T) {
 	}
 	late := func(t *testing.T, id string) []store.Event {
 		t.Helper()
-		evs, err := s.journal.Events(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []store.Event
-		for _, e := range evs {
-			if e.Kind == "late_approval" {
-				out = append(out, e)
-			}
-		}
-		return out
+		return eventsOfKind(t, s.journal, id, "late_approval")
 	}
 	statusCalls := func() int {
 		c := s.sim.Calls()
@@ -342,5 +318,21 @@ func TestLateSignedApprovalThatDoesNotBind(t *testing.T) {
 func withField(v url.Values, k, val string) url.Values {
 	out := clone(v)
 	out.Set(k, val)
+	return out
+}
+
+// eventsOfKind is a payment's events of one kind, oldest first.
+func eventsOfKind(t *testing.T, j store.Journal, paymentID, kind string) []store.Event {
+	t.Helper()
+	evs, err := j.Events(context.Background(), paymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.Event
+	for _, e := range evs {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
 	return out
 }

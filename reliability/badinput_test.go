@@ -469,18 +469,7 @@ func (w *badInputWorld) roundTrip(req *http.Request) (*answer, error) {
 	if req.ContentLength > defaultMaxBody {
 		return w.headersFirst(req)
 	}
-	c := *w.s.http
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	return &answer{status: resp.StatusCode, body: b, location: resp.Header.Get("Location")}, nil
+	return doNoRedirect(w.s.http, req)
 }
 
 // sign sets the auth headers. Tricks: none; missing:<Header>; unknown_key;

@@ -79,11 +79,11 @@ type crashShop struct {
 	success  string
 	failure  string
 	callback *browser.Form
-	answer   atomic.Pointer[callbackAnswer] // the definitive answer, once one came
+	answer   atomic.Pointer[answer] // the definitive answer, once one came
 	tries    atomic.Int32
 }
 
-func (c *crashShop) definitive(a *callbackAnswer) bool {
+func (c *crashShop) definitive(a *answer) bool {
 	return a != nil && a.status == http.StatusSeeOther && (a.location == c.success || a.location == c.failure)
 }
 

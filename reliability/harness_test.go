@@ -378,19 +378,12 @@ func walkToCallback(ctx context.Context, hc *http.Client, payURL, pan string) (*
 	return nil, fmt.Errorf("no callback form after 10 pages: %v", b.History)
 }
 
-// callbackAnswer is what the relay answered to a callback post.
-type callbackAnswer struct {
-	status   int
-	location string
-	body     []byte
-}
-
 // postForm posts fields to url as a form without following redirects.
-func postForm(ctx context.Context, hc *http.Client, action string, fields url.Values) (*callbackAnswer, error) {
+func postForm(ctx context.Context, hc *http.Client, action string, fields url.Values) (*answer, error) {
 	return postRaw(ctx, hc, action, "application/x-www-form-urlencoded", []byte(fields.Encode()))
 }
 
-func postRaw(ctx context.Context, hc *http.Client, action, contentType string, body []byte) (*callbackAnswer, error) {
+func postRaw(ctx context.Context, hc *http.Client, action, contentType string, body []byte) (*answer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, action, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -398,6 +391,12 @@ func postRaw(ctx context.Context, hc *http.Client, action, contentType string, b
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	return doNoRedirect(hc, req)
+}
+
+// doNoRedirect sends req with hc, not following redirects, and reads the
+// whole answer.
+func doNoRedirect(hc *http.Client, req *http.Request) (*answer, error) {
 	c := *hc
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.Do(req)
@@ -409,11 +408,11 @@ func postRaw(ctx context.Context, hc *http.Client, action, contentType string, b
 	if err != nil {
 		return nil, err
 	}
-	return &callbackAnswer{status: resp.StatusCode, location: resp.Header.Get("Location"), body: b}, nil
+	return &answer{status: resp.StatusCode, body: b, location: resp.Header.Get("Location")}, nil
 }
 
 // payThrough walks a hosted payment to its callback and posts it.
-func (s *stack) payThrough(t testing.TB, p *api.Payment, pan string) *callbackAnswer {
+func (s *stack) payThrough(t testing.TB, p *api.Payment, pan string) *answer {
 	t.Helper()
 	ctx := context.Background()
 	f, err := walkToCallback(ctx, s.http, p.RedirectURL, pan)
