@@ -44,8 +44,8 @@ func (r *Relay) handCutoff() time.Time {
 // one is left as it is, and a pending one whose bank call may still be
 // running is refused, so an answer on its way is not overruled.
 //
-// The note is kept in the journal only (the webhook says the operator
-// settled it); it must not hold a card number.
+// The note is kept in the journal's event only, never in the webhook; it
+// must not hold a card number.
 func (r *Relay) SettleOperationByHand(ctx context.Context, opID string, succeeded bool, note string) (*store.Operation, error) {
 	note = strings.TrimSpace(note)
 	if err := CheckSettleNote(note); err != nil {
